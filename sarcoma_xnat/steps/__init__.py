@@ -1,0 +1,1 @@
+"""Pipeline steps: plain functions from an input folder to an output folder."""
