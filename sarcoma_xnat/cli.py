@@ -59,8 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``sarcoma-xnat`` and return its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose + 1, 2)]
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.DEBUG if args.verbose >= 2 else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("sarcoma_xnat").setLevel(logging.DEBUG if args.verbose >= 2 else logging.INFO)
     try:
         return int(args._run(args) or 0)
     except SarcomaXnatError as exc:
