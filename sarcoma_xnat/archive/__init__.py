@@ -5,9 +5,9 @@ from sarcoma_xnat.archive.local import LocalArchive
 from sarcoma_xnat.archive.refs import ObjectRef, validate_label
 
 __all__ = [
-    "DEFAULT_XSI_TYPES",
     "Archive",
     "ArchiveObject",
+    "DEFAULT_XSI_TYPES",
     "LocalArchive",
     "ObjectRef",
     "ResourceInfo",

@@ -10,5 +10,11 @@ purpose, to test de-identification). Regenerate with
 from sarcoma_xnat.synthetic.clinical import CLINICAL_FIELDS, OUTCOME_FIELDS
 from sarcoma_xnat.synthetic.cohort import ROI_XSI_TYPE, SCANS, CohortManifest, generate_cohort
 
-__all__ = ["CLINICAL_FIELDS", "OUTCOME_FIELDS", "ROI_XSI_TYPE", "SCANS", "CohortManifest",
-           "generate_cohort"]
+__all__ = [
+    "CLINICAL_FIELDS",
+    "CohortManifest",
+    "OUTCOME_FIELDS",
+    "ROI_XSI_TYPE",
+    "SCANS",
+    "generate_cohort",
+]

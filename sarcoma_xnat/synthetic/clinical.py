@@ -17,8 +17,14 @@ import numpy as np
 
 from sarcoma_xnat.synthetic.phantom import Phantom
 
-__all__ = ["CLINICAL_FIELDS", "OUTCOME_FIELDS", "ClinicalRecord", "draw_clinical",
-           "log_hazards", "draw_outcomes"]
+__all__ = [
+    "CLINICAL_FIELDS",
+    "ClinicalRecord",
+    "OUTCOME_FIELDS",
+    "draw_clinical",
+    "draw_outcomes",
+    "log_hazards",
+]
 
 #: subject custom fields holding the 11 clinical variables (XNAT field names)
 CLINICAL_FIELDS = ("age", "sex", "tumour_location", "diagnosis", "neoadjuvant_chemo",

@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["CONTRAST", "TISSUES", "Phantom", "random_phantom"]
+__all__ = [
+    "CONTRAST",
+    "Phantom",
+    "TISSUES",
+    "random_phantom",
+]
 
 #: tissue codes used by :meth:`Phantom.tissue_map`
 TISSUES = {"air": 0, "skin": 1, "fat": 2, "muscle": 3, "septum": 4, "cortex": 5,
