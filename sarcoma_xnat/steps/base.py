@@ -52,28 +52,30 @@ _LIBRARIES = ("sarcoma-xnat", "numpy", "pydicom", "SimpleITK", "nibabel", "highd
 def atomic_output(output_dir: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary folder that becomes ``output_dir`` only if the block succeeds.
 
-    The temporary folder sits beside ``output_dir`` (same file system), so the final
-    rename is atomic. An existing ``output_dir`` is replaced; on error it is left as
-    it was and the temporary folder is removed.
+    Normally the temporary folder sits beside ``output_dir`` (same file system) and is
+    renamed into place, replacing an old ``output_dir``. When ``output_dir`` is a mount
+    point or its parent is not writable — a container's ``/output`` — the temporary
+    folder sits inside it and its contents are moved up at the end. On error the
+    temporary folder is removed and ``output_dir`` is left as it was.
     """
     final = Path(output_dir).resolve()
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
+    inside = final.is_dir() and (_is_mount_point(final) or not os.access(final.parent, os.W_OK))
+    if not inside:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    parent = final if inside else final.parent
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=parent))
     try:
         yield staging
-        if final.is_dir() and not any(final.iterdir()):
-            final.rmdir()  # an empty mount point, e.g. the container's /output
-        if final.exists():
-            if _is_mount_point(final):
-                _replace_contents(staging, final)
-                shutil.rmtree(staging, ignore_errors=True)
-                return
+        if inside:
+            _replace_contents(staging, final)
+            staging.rmdir()
+        elif final.exists() and any(final.iterdir()):
             old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex}")
             os.replace(final, old)
             os.replace(staging, final)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(staging, final)
+            os.replace(staging, final)  # rename(2) replaces an empty folder
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -87,14 +89,16 @@ def _is_mount_point(path: Path) -> bool:
 
 
 def _replace_contents(src: Path, dest: Path) -> None:
-    """Move everything in ``src`` into ``dest`` (used when ``dest`` is a bind mount)."""
+    """Replace everything in ``dest`` but ``src`` itself by the contents of ``src``."""
     for entry in dest.iterdir():
+        if entry == src:
+            continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)
         else:
             entry.unlink()
     for entry in src.iterdir():
-        shutil.move(str(entry), str(dest / entry.name))
+        os.replace(entry, dest / entry.name)
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
