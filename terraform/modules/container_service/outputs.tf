@@ -1,0 +1,24 @@
+output "instance_id" {
+  description = "ID of the Docker host (connect with SSM Session Manager)."
+  value       = aws_instance.docker.id
+}
+
+output "private_ip" {
+  description = "Private IP of the Docker host; XNAT's Container Service connects to https://<ip>:2376."
+  value       = aws_instance.docker.private_ip
+}
+
+output "security_group_id" {
+  description = "Security group of the Docker host."
+  value       = aws_security_group.docker.id
+}
+
+output "tls_secret_arn" {
+  description = "Secrets Manager secret with the Docker client TLS bundle (written by the host at first boot)."
+  value       = aws_secretsmanager_secret.docker_tls.arn
+}
+
+output "user_data" {
+  description = "Rendered user-data of the Docker host (no secret in it)."
+  value       = local.user_data
+}

@@ -1,0 +1,59 @@
+output "admin_secret_arn" {
+  description = "Secrets Manager secret with the XNAT admin password (filled at first boot)."
+  value       = aws_secretsmanager_secret.admin.arn
+}
+
+output "alb_dns_name" {
+  description = "DNS name of the load balancer; point site_url's host name at it (CNAME or alias)."
+  value       = aws_lb.this.dns_name
+}
+
+output "db_address" {
+  description = "Host name of the PostgreSQL instance."
+  value       = aws_db_instance.xnat.address
+}
+
+output "db_master_secret_arn" {
+  description = "Secrets Manager secret that RDS manages for the database master password."
+  value       = aws_db_instance.xnat.master_user_secret[0].secret_arn
+}
+
+output "efs_id" {
+  description = "ID of the EFS file system holding the archive."
+  value       = aws_efs_file_system.archive.id
+}
+
+output "efs_security_group_id" {
+  description = "Security group of the EFS mount targets (the Docker host adds its NFS rule to it)."
+  value       = aws_security_group.efs.id
+}
+
+output "fl_reader_secret_arn" {
+  description = "Secrets Manager secret with the XNAT account of the NVFlare client (filled at first boot)."
+  value       = aws_secretsmanager_secret.fl_reader.arn
+}
+
+output "instance_id" {
+  description = "ID of the XNAT host (connect with SSM Session Manager)."
+  value       = aws_instance.xnat.id
+}
+
+output "private_ip" {
+  description = "Private IP of the XNAT host (the processing URL containers and the NVFlare client use)."
+  value       = aws_instance.xnat.private_ip
+}
+
+output "security_group_id" {
+  description = "Security group of the XNAT host."
+  value       = aws_security_group.xnat.id
+}
+
+output "user_data" {
+  description = "Rendered user-data of the XNAT host (no secret in it: secrets are fetched at boot)."
+  value       = local.user_data
+}
+
+output "web_acl_arn" {
+  description = "ARN of the WAF web ACL in front of the load balancer."
+  value       = aws_wafv2_web_acl.this.arn
+}
