@@ -1,0 +1,93 @@
+"""``sarcoma-xnat deid run|verify``: the de-identification step and the pseudonym lookup."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["EXIT_SKIPPED", "register"]
+
+#: exit status when the step finished but skipped files (not DICOM, truncated, refused)
+EXIT_SKIPPED = 1
+
+
+def register(subparsers: Any) -> None:
+    """Add ``deid run`` and ``deid verify``."""
+    deid = subparsers.add_parser("deid", help="de-identify DICOM (PS3.15 Annex E) and check "
+                                              "pseudonyms")
+    sub = deid.add_subparsers(dest="deid_command", metavar="ACTION", required=True)
+
+    run = sub.add_parser("run", help="de-identify a folder of DICOM into another folder "
+                                     "(the container step)")
+    run.add_argument("--input", required=True, help="folder to read (e.g. the session mount)")
+    run.add_argument("--output", required=True, help="folder to write (replaced atomically)")
+    _secret_args(run)
+    run.add_argument("--linkage", help="site linkage file (pseudonym,patient_id) to append to; "
+                                       "keep it local")
+    run.add_argument("--audit-log", help="also append the audit record to this JSON-lines file")
+    run.add_argument("--option", action="append", dest="options", metavar="OPTION",
+                     help="profile option (repeatable); default: the study's options")
+    run.set_defaults(_run=_run)
+
+    verify = sub.add_parser("verify", help="which pseudonym a PatientID has, and the reverse "
+                                           "through the linkage file")
+    _secret_args(verify)
+    who = verify.add_mutually_exclusive_group(required=True)
+    who.add_argument("--patient-id", help="original PatientID to look up")
+    who.add_argument("--pseudonym", help="pseudonym to look up in the linkage file")
+    verify.add_argument("--linkage", help="the site's linkage file (for --pseudonym)")
+    verify.set_defaults(_run=_verify)
+
+
+def _secret_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--secret-file", help="file holding the site secret (else "
+                                              "$SARCOMA_XNAT_SITE_SECRET)")
+    parser.add_argument("--prefix", default=None, help="pseudonym prefix (site code); default SXN")
+
+
+def _key(args: argparse.Namespace) -> Any:
+    from sarcoma_xnat.deid.keys import DEFAULT_PREFIX, SiteKey, load_secret
+
+    return SiteKey(load_secret(args.secret_file), args.prefix or DEFAULT_PREFIX)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sarcoma_xnat.deid.folder import run
+
+    params = {"key": _key(args), "linkage": args.linkage, "audit_log": args.audit_log}
+    if args.options:
+        params["options"] = args.options
+    report = run(args.input, args.output, params)
+    print(f"de-identified {len(report.written)} files for {len(report.subjects)} subject(s); "
+          f"skipped {len(report.skipped)}")
+    for skipped in report.skipped:
+        print(f"skipped {skipped.file}: {skipped.reason}", file=sys.stderr)
+    return EXIT_SKIPPED if report.skipped else 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from sarcoma_xnat.deid.linkage import LinkageFile
+    from sarcoma_xnat.errors import ConfigurationError
+
+    key = _key(args)
+    if args.patient_id is not None:
+        pseudonym = key.pseudonym(args.patient_id)
+        print(pseudonym)
+        if args.linkage and pseudonym not in LinkageFile(args.linkage).pseudonyms():
+            print("note: this pseudonym is not in the linkage file", file=sys.stderr)
+        return 0
+    if not args.linkage:
+        raise ConfigurationError("--pseudonym needs --linkage FILE: a pseudonym cannot be "
+                                 "reversed without the site's linkage file")
+    ids = LinkageFile(args.linkage).patient_ids(args.pseudonym)
+    if not ids:
+        print(f"{args.pseudonym}: not in the linkage file", file=sys.stderr)
+        return 1
+    mismatched = [pid for pid in ids if key.pseudonym(pid) != args.pseudonym]
+    if mismatched:
+        raise ConfigurationError("the linkage file does not match this site secret for "
+                                 f"{args.pseudonym}")
+    for pid in ids:
+        print(pid)
+    return 0

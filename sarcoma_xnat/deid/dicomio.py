@@ -1,0 +1,95 @@
+"""Reading and writing DICOM files for de-identification, refusing incomplete ones.
+
+pydicom reads a truncated file without complaint (the last value is just shorter), so
+this module checks what it read: declared against read lengths, the identity of the
+instance, and the size of native pixel data.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+from pathlib import Path
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from sarcoma_xnat.errors import DeidentificationError
+
+__all__ = ["dataset_bytes", "read_dicom"]
+
+_UNDEFINED = 0xFFFFFFFF
+_PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
+
+
+def read_dicom(path: str | os.PathLike[str], name: str | None = None) -> Dataset:
+    """Read a DICOM Part 10 file, raising if it is not DICOM or is truncated.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+    name : str, optional
+        How to name the file in errors (a path relative to the input folder).
+
+    Raises
+    ------
+    DeidentificationError
+        Naming the file: not DICOM, unreadable, or incomplete. The message never quotes
+        a value from the file.
+    """
+    label = name or Path(path).name
+    try:
+        ds = pydicom.dcmread(path)
+    except InvalidDicomError:
+        raise DeidentificationError("not a DICOM file (no DICM prefix or file meta)",
+                                    file=label) from None
+    except (EOFError, OSError, ValueError, struct.error, KeyError, TypeError) as exc:
+        raise DeidentificationError(f"unreadable DICOM file ({type(exc).__name__})",
+                                    file=label) from None
+    _check_complete(ds, label)
+    return ds
+
+
+def _check_complete(ds: Dataset, label: str) -> None:
+    keys = list(ds.keys())
+    if not keys:
+        raise DeidentificationError("empty DICOM data set (truncated file?)", file=label)
+    last = ds.get_item(keys[-1])
+    if getattr(last, "is_raw", False) and last.length != _UNDEFINED and last.value is not None \
+            and len(last.value) < last.length:
+        raise DeidentificationError(
+            f"truncated file: element ({keys[-1] >> 16:04X},{keys[-1] & 0xFFFF:04X}) declares "
+            f"{last.length} bytes, {len(last.value)} present", file=label)
+    for keyword in ("SOPClassUID", "SOPInstanceUID"):
+        if keyword not in ds:
+            raise DeidentificationError(f"incomplete DICOM file: no {keyword} (truncated file?)",
+                                        file=label)
+    if "Rows" in ds and "Columns" in ds and not any(t in ds for t in _PIXEL_TAGS):
+        raise DeidentificationError("image without pixel data (truncated file?)", file=label)
+    meta = getattr(ds, "file_meta", None)
+    syntax = getattr(meta, "TransferSyntaxUID", None)
+    if 0x7FE00010 in ds and syntax is not None and not syntax.is_compressed:
+        expected = _native_pixel_bytes(ds)
+        found = len(ds.get_item(0x7FE00010).value or b"")
+        if expected is not None and found < expected:
+            raise DeidentificationError(f"truncated pixel data: {found} of {expected} bytes",
+                                        file=label)
+
+
+def _native_pixel_bytes(ds: Dataset) -> int | None:
+    try:
+        bits = (int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1))
+                * int(ds.get("NumberOfFrames", 1) or 1) * int(ds.BitsAllocated))
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return (bits + 7) // 8
+
+
+def dataset_bytes(ds: Dataset) -> bytes:
+    """Return ``ds`` encoded as a DICOM Part 10 file (preamble, file meta, data set)."""
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
