@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sarcoma_xnat.archive import LocalArchive, ObjectRef
+from sarcoma_xnat.errors import ArchiveError
 from sarcoma_xnat.progress import progress
 
 __all__ = ["DemoResult", "format_summary", "run_demo"]
@@ -60,45 +61,26 @@ def run_demo(folder: str | Path = "sarcoma-demo", subjects: int = 3, seed: int =
     manifest = _timed(result, "synthesize hospital cohort", lambda: generate_cohort(
         hospital, project=HOSPITAL_PROJECT, n_subjects=subjects, seed=seed, preset=preset))
     sessions = _timed(result, "de-identify and ingest",
-                      lambda: _ingest(hospital, manifest.sessions, archive, secret, result))
+                      lambda: _ingest(hospital, manifest.project, archive, secret, result))
     _timed(result, "preprocess", lambda: _preprocess(archive, sessions, result))
     result.rows = [_summary_row(archive, s) for s in sessions]
     return result
 
 
-def _ingest(hospital: LocalArchive, sessions: list[ObjectRef], archive: LocalArchive,
-            secret: str, result: DemoResult) -> list[ObjectRef]:
-    """De-identify the hospital's sessions into the study archive (or copy, if unavailable)."""
-    try:
-        from sarcoma_xnat.ingest import ingest_archive_sessions  # type: ignore[attr-defined]
-    except ImportError:
-        ingest_archive_sessions = None
-    if ingest_archive_sessions is not None:
-        return list(ingest_archive_sessions(hospital, sessions, archive, STUDY_PROJECT, secret))
-    result.notes.append("de-identification is not built yet: sessions were copied as they are")
-    return _copy_sessions(hospital, sessions, archive)
+def _ingest(hospital: LocalArchive, project: str, archive: LocalArchive, secret: str,
+            result: DemoResult) -> list[ObjectRef]:
+    """De-identify the hospital's sessions into the study archive, subjects pseudonymised."""
+    from sarcoma_xnat.deid import Deidentifier, SiteKey
+    from sarcoma_xnat.ingest import ingest_archive
+    from sarcoma_xnat.synthetic import CLINICAL_FIELDS, OUTCOME_FIELDS
 
-
-def _copy_sessions(source: LocalArchive, sessions: list[ObjectRef],
-                   dest: LocalArchive) -> list[ObjectRef]:
-    import tempfile
-
-    dest.create(ObjectRef(STUDY_PROJECT))
-    out = []
-    for session in sessions:
-        target = ObjectRef(STUDY_PROJECT, session.subject, session.session)
-        dest.create(target.parent, fields=source.get(session.parent).fields)
-        dest.create(target, attrs=source.get(session).attrs)
-        for kind in ("scan", "assessor"):
-            for child in source.children(session, kind):
-                ref = target.child(**{kind: child.label})
-                dest.create(ref, child.xsi_type, attrs=child.attrs)
-                for res in source.resources(child.ref):
-                    with tempfile.TemporaryDirectory() as tmp:
-                        source.fetch_resource(child.ref, res.label, Path(tmp))
-                        dest.store_resource(ref, res.label, Path(tmp), res.format, res.content)
-        out.append(target)
-    return out
+    report = ingest_archive(hospital, project, archive, STUDY_PROJECT,
+                            Deidentifier(SiteKey(secret.encode())),
+                            fields=CLINICAL_FIELDS + OUTCOME_FIELDS)
+    if not report.ok:
+        raise ArchiveError(f"de-identification did not ingest everything: {report.summary()}")
+    result.notes.append(f"ingest: {report.summary()}")
+    return sorted(report.stored)
 
 
 def _preprocess(archive: LocalArchive, sessions: list[ObjectRef], result: DemoResult) -> None:
