@@ -1,0 +1,136 @@
+"""``sarcoma-xnat fl simulate|poc|provision``: federated training with NVIDIA FLARE."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["register"]
+
+
+def _site(text: str) -> tuple[str, str, str]:
+    try:
+        name, rest = text.split("=", 1)
+        archive, project = rest.rsplit(":", 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected NAME=ARCHIVE:PROJECT, got {text!r}") from None
+    return name, archive, project
+
+
+def _job_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--site", type=_site, action="append", default=[], metavar="NAME=ARCHIVE:PROJECT",
+                   help="a client site and its data (repeat); ARCHIVE is a folder or 'xnat'")
+    p.add_argument("--server-data", required=False, metavar="ARCHIVE:PROJECT",
+                   help="the server's validation data for the gate")
+    p.add_argument("--synthetic", type=int, default=0, metavar="N",
+                   help="instead of --site/--server-data: make synthetic sites of N subjects each")
+    p.add_argument("--workspace", type=Path, required=True, help="run folder")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--mode", choices=("multimodal", "clinical", "image"), default="multimodal")
+    p.add_argument("--preset", choices=("tiny", "small", "densenet121"), default="tiny")
+    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--local-epochs", type=int, default=2)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--merge-weight", type=float, default=0.5, help="weight of an accepted update")
+    p.add_argument("--max-drop", type=float, default=0.02,
+                   help="largest tolerated drop of the server's validation C-index")
+    p.add_argument("--fedbn", action="store_true", help="keep batch-norm statistics at the sites")
+    p.add_argument("--dp-clip", type=float, default=0.0, help="clip each update to this L2 norm")
+    p.add_argument("--dp-noise", type=float, default=0.0, help="Gaussian noise multiplier")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``fl`` subcommand."""
+    p = subparsers.add_parser("fl", help="federated training with NVIDIA FLARE (needs [fl])")
+    sub = p.add_subparsers(dest="fl_command", metavar="ACTION", required=True)
+    s = sub.add_parser("simulate", help="run the job in NVFlare's simulator (one process)")
+    _job_args(s)
+    s.set_defaults(_run=run_simulate)
+    q = sub.add_parser("poc", help="run the job in POC mode: server + clients as processes")
+    _job_args(q)
+    q.set_defaults(_run=run_poc)
+    v = sub.add_parser("provision", help="write startup kits for a real deployment")
+    v.add_argument("--project-file", type=Path, help="NVFlare project.yml (see --sample)")
+    v.add_argument("--sample", type=Path, metavar="FILE", help="write a sample project.yml for the study")
+    v.add_argument("--server", default="fl.example.org", help="server FQDN for --sample")
+    v.add_argument("--sites", nargs="+", default=["site-1", "site-2", "site-3"])
+    v.add_argument("--workspace", type=Path, default=Path("nvflare-kits"))
+    v.set_defaults(_run=run_provision)
+
+
+def _settings(args: argparse.Namespace):
+    from sarcoma_xnat.fl.job import FLSettings
+
+    return FLSettings(num_rounds=args.rounds, mode=args.mode, preset=args.preset,
+                      image_size=args.image_size, local_epochs=args.local_epochs, lr=args.lr,
+                      merge_weight=args.merge_weight, max_drop=args.max_drop, fedbn=args.fedbn,
+                      dp_clip=args.dp_clip, dp_noise=args.dp_noise)
+
+
+def _sites(args: argparse.Namespace, n_default: int):
+    from sarcoma_xnat.errors import ConfigurationError
+    from sarcoma_xnat.fl.site import SiteConfig
+
+    if args.synthetic:
+        from sarcoma_xnat.fl.synthetic_sites import make_synthetic_sites
+
+        return make_synthetic_sites(args.workspace / "archives", n_default, args.synthetic)
+    if not args.site or not args.server_data:
+        raise ConfigurationError("give --site (one per client) and --server-data, or --synthetic N")
+    archive, project = args.server_data.rsplit(":", 1)
+    return ([SiteConfig(n, a, p) for n, a, p in args.site], SiteConfig("server", archive, project))
+
+
+def _report(result) -> None:
+    print(f"{'round':>5}  {'site':<8} {'verdict':<9} {'val C':>7}  reason")
+    for rec in result.gate_log:
+        for d in rec["decisions"]:
+            score = f"{d['score']:.3f}" if d["score"] is not None else "   -  "
+            print(f"{rec['round']:>5}  {d['site']:<8} {'accepted' if d['accepted'] else 'REJECTED':<9} "
+                  f"{score:>7}  {d['reason']}")
+        after = rec["merged_score"] if rec["merged"] else rec["baseline"]
+        print(f"{rec['round']:>5}  global   C-index {rec['baseline']:.3f} -> {after:.3f} "
+              f"(merged: {rec['merged']})")
+    print(f"global model: {result.model_file}")
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    """Run the job in the simulator and print the gate's decisions."""
+    from sarcoma_xnat.fl.runner import simulate
+
+    sites, server = _sites(args, 2)
+    _report(simulate(_settings(args), sites, server, args.workspace))
+    return 0
+
+
+def run_poc(args: argparse.Namespace) -> int:
+    """Run the job in POC mode (server + one process per client on loopback)."""
+    import time
+
+    from sarcoma_xnat.fl.runner import run_poc as poc
+
+    sites, server = _sites(args, 3)
+    started = time.time()
+    result = poc(_settings(args), sites, server, args.workspace)
+    _report(result)
+    print(f"POC run: {len(sites)} client processes + server, {time.time() - started:.0f} s")
+    return 0
+
+
+def run_provision(args: argparse.Namespace) -> int:
+    """Write a sample project file, or provision startup kits from one."""
+    from sarcoma_xnat.fl.provision import provision, write_sample_project
+
+    if args.sample:
+        write_sample_project(args.sample, args.server, args.sites)
+        print(f"wrote {args.sample}; edit it, then: sarcoma-xnat fl provision --project-file {args.sample}")
+        if not args.project_file:
+            return 0
+    if not args.project_file:
+        from sarcoma_xnat.errors import ConfigurationError
+
+        raise ConfigurationError("give --project-file (or --sample FILE to write one)")
+    kits = provision(args.project_file, args.workspace)
+    for kit in kits:
+        print(f"startup kit: {kit}")
+    return 0

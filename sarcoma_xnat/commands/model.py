@@ -1,0 +1,123 @@
+"""``sarcoma-xnat model train|evaluate`` and ``sarcoma-xnat prognosis``: the survival model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+__all__ = ["register"]
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--archive", required=True,
+                   help="local archive folder, or 'xnat' (XNAT_HOST/XNAT_USER/XNAT_PASS or ~/.netrc)")
+    p.add_argument("--project", required=True, help="project whose curated sessions are used")
+    p.add_argument("--resource", default="PREPROCESSED", help="preprocess resource label")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``model`` and ``prognosis`` subcommands."""
+    p = subparsers.add_parser("model", help="train or evaluate the multimodal survival model",
+                              description="Train or evaluate the clinical + T1/T2 survival model "
+                                          "on the curated sessions of one project (needs [fl]).")
+    sub = p.add_subparsers(dest="model_command", metavar="ACTION", required=True)
+    t = sub.add_parser("train", help="train on a project; hold out a test split and report on it")
+    _data_args(t)
+    t.add_argument("--out", type=Path, required=True, help="output folder (model.pt, metrics, PNGs)")
+    t.add_argument("--mode", choices=("multimodal", "clinical", "image"), default="multimodal")
+    t.add_argument("--preset", choices=("tiny", "small", "densenet121"), default="tiny",
+                   help="image-branch size (tiny/small for CPU; densenet121 needs a GPU)")
+    t.add_argument("--image-size", type=int, default=32, help="voxels per axis fed to the network")
+    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--no-blend", action="store_true", help="turn gradient blending off")
+    t.add_argument("--test-fraction", type=float, default=0.25)
+    t.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the CIs")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    t.set_defaults(_run=run_train)
+    e = sub.add_parser("evaluate", help="evaluate a trained model on all curated sessions of a project")
+    _data_args(e)
+    e.add_argument("--model", type=Path, required=True, help="model.pt written by 'model train'")
+    e.add_argument("--out", type=Path, required=True, help="output folder (metrics.json, PNGs)")
+    e.add_argument("--bootstrap", type=int, default=200)
+    e.add_argument("--threads", type=int, default=2)
+    e.set_defaults(_run=run_evaluate)
+    try:
+        from sarcoma_xnat.steps import prognosis
+    except ModuleNotFoundError:  # pragma: no cover - step not installed
+        return
+    prognosis.register_cli(subparsers)
+
+
+def _print_report(report: dict) -> None:
+    print(f"{'endpoint':<9}{'events':>7}  {'Harrell C (95% CI)':<24}{'Uno C (95% CI)':<24}")
+    for name, r in report["endpoints"].items():
+        h, u = r["harrell_c"], r["uno_c"]
+        print(f"{name.upper():<9}{r['events']:>7}  "
+              f"{h['value']:.3f} ({h['ci_lower']:.3f}-{h['ci_upper']:.3f})     "
+              f"{u['value']:.3f} ({u['ci_lower']:.3f}-{u['ci_upper']:.3f})")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train, save ``model.pt`` and write the held-out evaluation."""
+    import torch
+
+    from sarcoma_xnat.fl.checkpoint import save_checkpoint
+    from sarcoma_xnat.fl.dataset import load_cohort
+    from sarcoma_xnat.fl.site import open_archive
+    from sarcoma_xnat.fl.workflow import evaluate_model, split_indices, train_model
+    from sarcoma_xnat.models.training import TrainConfig
+    from sarcoma_xnat.steps.base import write_provenance
+
+    started = time.time()
+    if args.mode != "clinical" and args.image_size < 32:
+        from sarcoma_xnat.errors import ConfigurationError
+
+        raise ConfigurationError(f"--image-size must be at least 32 for the DenseNet, got {args.image_size}")
+    torch.set_num_threads(args.threads)
+    cohort = load_cohort(open_archive(args.archive), args.project, args.resource,
+                         image_size=None if args.mode == "clinical" else args.image_size)
+    train_idx, test_idx = split_indices(cohort.data.os_event, args.test_fraction, args.seed)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                         blend=not args.no_blend, seed=args.seed)
+    trained = train_model(cohort.data.subset(train_idx), args.preset, args.mode, config,
+                          args.image_size)
+    trained.meta.update(project=args.project, train_sessions=[cohort.sessions[i] for i in train_idx])
+    args.out.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(args.out / "model.pt", trained.model, trained.meta)
+    report = evaluate_model(trained, cohort.data.subset(test_idx), args.out, args.bootstrap,
+                            seed=args.seed)
+    (args.out / "skipped.json").write_text(json.dumps(cohort.skipped, indent=2) + "\n")
+    params = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
+              if not k.startswith("_")}
+    write_provenance(args.out, "model-train", "1", params,
+                     {"project": args.project, "sessions": cohort.sessions}, started)
+    print(f"trained {args.mode} model on {len(train_idx)} sessions, tested on {len(test_idx)} "
+          f"({len(cohort.skipped)} skipped); written to {args.out}")
+    _print_report(report)
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate ``model.pt`` on a project and write metrics and PNGs."""
+    import torch
+
+    from sarcoma_xnat.fl.checkpoint import load_checkpoint
+    from sarcoma_xnat.fl.dataset import load_cohort
+    from sarcoma_xnat.fl.site import open_archive
+    from sarcoma_xnat.fl.workflow import TrainedModel, evaluate_model
+
+    torch.set_num_threads(args.threads)
+    model, meta = load_checkpoint(args.model)
+    cohort = load_cohort(open_archive(args.archive), args.project, args.resource,
+                         image_size=None if meta["mode"] == "clinical" else meta["image_size"])
+    report = evaluate_model(TrainedModel(model, meta), cohort.data, args.out, args.bootstrap)
+    (args.out / "skipped.json").write_text(json.dumps(cohort.skipped, indent=2) + "\n")
+    print(f"evaluated on {len(cohort.sessions)} sessions ({len(cohort.skipped)} skipped); "
+          f"written to {args.out}")
+    _print_report(report)
+    return 0

@@ -1,0 +1,65 @@
+"""Save and load a trained survival model with everything needed to use it on new sessions."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sarcoma_xnat.errors import ModelError
+
+__all__ = ["CHECKPOINT_FORMAT", "load_checkpoint", "save_checkpoint"]
+
+CHECKPOINT_FORMAT = "sarcoma-xnat-survival/1"
+
+
+def save_checkpoint(path: str | os.PathLike[str], model: Any, meta: dict[str, Any]) -> Path:
+    """Write ``model`` (its config and weights) and ``meta`` to ``path`` atomically."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": CHECKPOINT_FORMAT, "network": model.config(),
+               "state_dict": model.state_dict(), "meta": meta}
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
+    """Return ``(model, meta)`` from a checkpoint written by :func:`save_checkpoint`.
+
+    Also accepts a bare state dict (e.g. NVFlare's ``FL_global_model.pt``) when a
+    sibling ``model_config.json`` holds the network and meta.
+    """
+    import json
+
+    import torch
+
+    from sarcoma_xnat.models.networks import MultimodalSurvivalNet
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}", file=str(path))
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for non-checkpoints
+        raise ModelError(f"cannot read model file: {exc}", file=str(path)) from exc
+    if isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT:
+        network, state, meta = payload["network"], payload["state_dict"], payload["meta"]
+    else:
+        sidecar = path.with_name("model_config.json")
+        if not sidecar.is_file():
+            raise ModelError(f"not a sarcoma-xnat checkpoint and no {sidecar.name} beside it",
+                             file=str(path))
+        info = json.loads(sidecar.read_text())
+        network, meta = info["network"], info.get("meta", {})
+        state = payload.get("model", payload) if isinstance(payload, dict) else payload
+    model = MultimodalSurvivalNet(**network)
+    try:
+        model.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
+    except RuntimeError as exc:
+        raise ModelError(f"weights do not fit the network: {exc}", file=str(path)) from exc
+    model.eval()
+    return model, meta

@@ -1,0 +1,154 @@
+"""The server's validation gate: Dafne-style "validate, then merge" for federated updates.
+
+Each client update is checked before it can touch the global model:
+
+1. every weight must be finite, and the update must have the global model's keys and shapes;
+2. the candidate ``(1 - w) · global + w · update`` (``w`` = merge weight, default 0.5)
+   is scored on the server's own validation data; if the score drops by more than
+   ``max_drop`` below the current global model's, the update is rejected.
+
+The accepted updates are averaged (weighted by local steps), merged the same way, and
+the merged model is scored once more; it replaces the global model only if it, too,
+stays within ``max_drop``. Every decision is returned so it can be logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from sarcoma_xnat.errors import ModelError, SarcomaXnatError
+
+__all__ = ["GateDecision", "GateRound", "ValidationGate", "fedavg", "merge", "update_problem"]
+
+Weights = Mapping[str, Any]
+
+
+@dataclass
+class GateDecision:
+    """What the gate decided about one site's update."""
+
+    site: str
+    accepted: bool
+    reason: str
+    score: float | None = None
+
+
+@dataclass
+class GateRound:
+    """One round: the decisions, the scores before and after, and how far the model moved."""
+
+    round: int
+    baseline: float
+    decisions: list[GateDecision]
+    merged_score: float | None
+    merged: bool
+    delta_norm: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-friendly dict."""
+        return asdict(self)
+
+
+def _np(weights: Weights) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v) for k, v in weights.items()}
+
+
+def update_problem(reference: Weights, update: Weights) -> str | None:
+    """Return why ``update`` is malformed (keys, shapes, non-finite values), or None."""
+    if not update:
+        return "empty update"
+    unknown = set(update) - set(reference)
+    if unknown:
+        return f"unknown keys {sorted(unknown)[:3]}"
+    for key, value in update.items():
+        arr = np.asarray(value)
+        if arr.shape != np.asarray(reference[key]).shape:
+            return f"shape of {key} is {arr.shape}, expected {np.asarray(reference[key]).shape}"
+        if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+            return f"non-finite values in {key}"
+    return None
+
+
+def merge(current: Weights, update: Weights, weight: float) -> dict[str, np.ndarray]:
+    """Return ``(1 - weight) · current + weight · update`` (keys missing in ``update`` kept)."""
+    out = {}
+    for key, value in _np(current).items():
+        if key not in update:
+            out[key] = value
+            continue
+        mixed = (1.0 - weight) * value.astype(np.float64) + weight * np.asarray(update[key], np.float64)
+        integer = value.dtype.kind in "iu"
+        out[key] = (np.rint(mixed) if integer else mixed).astype(value.dtype)
+    return out
+
+
+def fedavg(updates: list[Weights], weights: list[float]) -> dict[str, np.ndarray]:
+    """Return the weighted average of ``updates`` (same keys in all)."""
+    total = float(sum(weights))
+    keys = updates[0].keys()
+    return {k: sum(w / total * np.asarray(u[k], np.float64) for u, w in zip(updates, weights))
+            for k in keys}
+
+
+class ValidationGate:
+    """Accept or reject updates by their effect on a server-side validation score.
+
+    Parameters
+    ----------
+    score : callable
+        Maps a weight dict to a validation score (higher is better, e.g. C-index).
+    merge_weight : float
+        Weight of the incoming update when merging (Dafne: 0.5).
+    max_drop : float
+        Largest tolerated drop of the score below the current global model's.
+    """
+
+    def __init__(self, score: Callable[[Weights], float], merge_weight: float = 0.5,
+                 max_drop: float = 0.02) -> None:
+        if not 0.0 < merge_weight <= 1.0:
+            raise ValueError(f"merge_weight must be in (0, 1], got {merge_weight}")
+        self.score = score
+        self.merge_weight = merge_weight
+        self.max_drop = max_drop
+
+    def _score(self, weights: Weights) -> float:
+        """Score ``weights``; a model that cannot be scored (NaN predictions...) scores NaN."""
+        try:
+            return float(self.score(weights))
+        except (SarcomaXnatError, ValueError, RuntimeError, FloatingPointError):
+            return float("nan")
+
+    def step(self, round_: int, current: Weights,
+             updates: list[tuple[str, Weights, float]]) -> tuple[dict[str, np.ndarray], GateRound]:
+        """Gate ``(site, weights, n_steps)`` updates; return the new global weights and the record."""
+        current = _np(current)
+        baseline = self._score(current)
+        if not np.isfinite(baseline):
+            raise ModelError("the current global model cannot be scored on the validation data")
+        decisions, kept = [], []
+        for site, update, steps in sorted(updates, key=lambda u: u[0]):
+            problem = update_problem(current, update)
+            if problem:
+                decisions.append(GateDecision(site, False, problem))
+                continue
+            s = self._score(merge(current, update, self.merge_weight))
+            if not np.isfinite(s) or s < baseline - self.max_drop:
+                decisions.append(GateDecision(site, False, f"validation score {s:.4f} < "
+                                              f"{baseline:.4f} - {self.max_drop}", s))
+                continue
+            decisions.append(GateDecision(site, True, "validation score within tolerance", s))
+            kept.append((update, max(float(steps), 1.0)))
+        new, merged_score, merged = current, None, False
+        if kept:
+            avg = fedavg([u for u, _ in kept], [w for _, w in kept])
+            candidate = merge(current, avg, self.merge_weight)
+            merged_score = self._score(candidate)
+            if merged_score >= baseline - self.max_drop:
+                new, merged = candidate, True
+        delta = float(np.sqrt(sum(float(((new[k].astype(np.float64) - current[k]) ** 2).sum())
+                                  for k in current if current[k].dtype.kind == "f")))
+        return new, GateRound(round_, baseline, decisions, merged_score, merged, delta)

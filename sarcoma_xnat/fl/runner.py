@@ -1,0 +1,91 @@
+"""Run the federated job in NVFlare's simulator or POC mode and collect what it produced."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sarcoma_xnat.errors import ModelError
+from sarcoma_xnat.fl.job import FLSettings, SurvivalFedRecipe
+from sarcoma_xnat.fl.site import ENV_CONFIG, SERVER_SITE, SiteConfig, write_site_config
+
+__all__ = ["FLResult", "collect", "run_poc", "simulate"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FLResult:
+    """The gate log, the final global model file and the server log of one run."""
+
+    workspace: Path
+    gate_log: list[dict[str, Any]]
+    model_file: Path | None
+    server_log: Path | None
+
+
+def collect(root: Path) -> FLResult:
+    """Find ``gate_log.json``, ``FL_global_model.pt`` and the server ``log.txt`` under ``root``."""
+    logs = sorted(root.rglob("gate_log.json"))
+    if not logs:
+        raise ModelError(f"the federated run left no gate_log.json under {root}; see the site logs",
+                         file=str(root))
+    models = sorted(root.rglob("FL_global_model.pt"))
+    server_logs = [p for p in root.rglob("log.txt") if "server" in p.parts]
+    return FLResult(root, json.loads(logs[-1].read_text()), models[-1] if models else None,
+                    server_logs[0] if server_logs else None)
+
+
+def _site_file(workspace: Path, sites: list[SiteConfig], server: SiteConfig) -> Path:
+    server = SiteConfig(SERVER_SITE, server.archive, server.project, server.resource)
+    return write_site_config(workspace / "site-config.json", [*sites, server])
+
+
+def simulate(settings: FLSettings, sites: list[SiteConfig], server: SiteConfig,
+             workspace: Path) -> FLResult:
+    """Run ``settings`` in NVFlare's in-process simulator with one client per site config."""
+    from nvflare.recipe.sim_env import SimEnv
+
+    workspace = Path(workspace).resolve()
+    workspace.mkdir(parents=True, exist_ok=True)
+    settings.num_clients = len(sites)
+    os.environ[ENV_CONFIG] = str(_site_file(workspace, sites, server))
+    recipe = SurvivalFedRecipe(settings)
+    env = SimEnv(clients=[s.site for s in sites], num_threads=len(sites),
+                 workspace_root=str(workspace / "simulation"))
+    run = recipe.execute(env)
+    run.get_result()
+    return collect(workspace / "simulation")
+
+
+def run_poc(settings: FLSettings, sites: list[SiteConfig], server: SiteConfig, workspace: Path,
+            timeout: float = 900.0) -> FLResult:
+    """Run ``settings`` in NVFlare POC mode: a server and one client process per site, on loopback."""
+    from nvflare.recipe.poc_env import PocEnv
+
+    workspace = Path(workspace).resolve()
+    workspace.mkdir(parents=True, exist_ok=True)
+    settings.num_clients = len(sites)
+    os.environ[ENV_CONFIG] = str(_site_file(workspace, sites, server))
+    os.environ["NVFLARE_POC_WORKSPACE"] = str(workspace / "poc")
+    recipe = SurvivalFedRecipe(settings)
+    env = PocEnv(num_clients=len(sites), clients=[s.site for s in sites])
+    run = recipe.execute(env)
+    try:
+        result_dir = run.get_result(timeout=timeout, clean_up=False)
+        if not result_dir:
+            raise ModelError(f"POC job did not finish within {timeout:.0f} s (status {run.get_status()})")
+        keep = workspace / "result"
+        shutil.rmtree(keep, ignore_errors=True)
+        shutil.copytree(result_dir, keep)
+        return collect(keep)
+    finally:
+        try:
+            env.stop(clean_up=True)
+        except Exception as exc:  # stopping POC must not hide the run's own error
+            log.warning("stopping POC failed: %s", exc)

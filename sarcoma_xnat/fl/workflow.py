@@ -1,0 +1,116 @@
+"""Central (non-federated) training and evaluation of the survival model, with its report."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sarcoma_xnat.errors import InputDataError
+from sarcoma_xnat.models.metrics import bootstrap_ci, harrell_c, uno_c
+from sarcoma_xnat.models.survival import ENDPOINTS, BreslowBaseline, SurvivalArrays
+
+__all__ = ["RISK_GROUPS", "TrainedModel", "evaluate_model", "fit_baselines", "split_indices",
+           "train_model"]
+
+log = logging.getLogger(__name__)
+RISK_GROUPS = ("low risk", "intermediate risk", "high risk")
+
+
+@dataclass
+class TrainedModel:
+    """A trained network with what evaluation and prognosis need beside it."""
+
+    model: Any
+    meta: dict[str, Any]
+
+
+def split_indices(event: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return train and test indices, stratified by event status."""
+    rng = np.random.default_rng(seed)
+    test = []
+    for flag in (0, 1):
+        idx = rng.permutation(np.flatnonzero(np.asarray(event) == flag))
+        test.extend(idx[: int(round(test_fraction * idx.size))])
+    test_idx = np.sort(np.asarray(test, dtype=int))
+    return np.setdiff1d(np.arange(len(event)), test_idx), test_idx
+
+
+def fit_baselines(model: Any, data: SurvivalArrays) -> dict[str, Any]:
+    """Return Breslow baselines and risk-group cut points estimated on training data."""
+    from sarcoma_xnat.models.training import predict
+
+    risk = predict(model, data)
+    out: dict[str, Any] = {"baseline": {}, "risk_cuts": {}}
+    for k, endpoint in enumerate(ENDPOINTS):
+        out["baseline"][endpoint] = BreslowBaseline.fit(
+            data.time(endpoint), data.event(endpoint), risk[:, k]).to_dict()
+        out["risk_cuts"][endpoint] = np.quantile(risk[:, k], [1 / 3, 2 / 3]).tolist()
+    out["train_outcomes"] = {e: {"time": data.time(e).tolist(), "event": data.event(e).tolist()}
+                             for e in ENDPOINTS}
+    return out
+
+
+def train_model(data: SurvivalArrays, preset: str = "tiny", mode: str = "multimodal",
+                config: Any = None, image_size: int = 32) -> TrainedModel:
+    """Build a network of ``preset``/``mode``, train it on ``data`` and attach baselines."""
+    from sarcoma_xnat.models.encoding import ENCODING_VERSION, FEATURE_NAMES
+    from sarcoma_xnat.models.networks import build_network
+    from sarcoma_xnat.models.training import TrainConfig, fit
+
+    import torch
+
+    config = config or TrainConfig()
+    torch.manual_seed(config.seed)
+    model = build_network(preset, mode=mode, n_clinical=data.clinical.shape[1])
+    history = fit(model, data, config)
+    meta = {"preset": preset, "mode": mode, "image_size": image_size,
+            "encoding_version": ENCODING_VERSION, "feature_names": list(FEATURE_NAMES),
+            "train_config": config.to_dict(), "history": history, "n_train": len(data),
+            **fit_baselines(model, data)}
+    return TrainedModel(model, meta)
+
+
+def evaluate_model(trained: TrainedModel, data: SurvivalArrays, out_dir: Path | None = None,
+                   n_boot: int = 200, horizon: float | None = None, seed: int = 0) -> dict[str, Any]:
+    """Return Harrell's and Uno's C-index with bootstrap CIs per endpoint; write PNGs to ``out_dir``."""
+    from sarcoma_xnat.fl.figures import calibration_table, plot_calibration, plot_km_by_risk
+    from sarcoma_xnat.models.training import predict
+
+    risk = predict(trained.model, data)
+    report: dict[str, Any] = {"n": len(data), "endpoints": {}}
+    for k, endpoint in enumerate(ENDPOINTS):
+        t, e, r = data.time(endpoint), data.event(endpoint), risk[:, k]
+        if e.sum() == 0:
+            raise InputDataError(f"no {endpoint.upper()} events in the evaluation data")
+        train = trained.meta["train_outcomes"][endpoint]
+        tt, te = np.asarray(train["time"]), np.asarray(train["event"])
+        tau = float(min(tt.max(), t.max()) - 1e-6)
+        harrell = bootstrap_ci(lambda i: harrell_c(t[i], e[i], r[i]), len(t), n_boot, seed=seed)
+        uno = bootstrap_ci(lambda i: uno_c(tt, te, t[i], e[i], r[i], tau=tau), len(t), n_boot,
+                           seed=seed)
+        res: dict[str, Any] = {"events": int(e.sum()),
+                               "harrell_c": dict(zip(("value", "ci_lower", "ci_upper"), harrell)),
+                               "uno_c": dict(zip(("value", "ci_lower", "ci_upper"), uno)),
+                               "uno_tau_months": tau}
+        h = horizon if horizon is not None else float(np.quantile(t[e.astype(bool)], 0.5))
+        baseline = BreslowBaseline.from_dict(trained.meta["baseline"][endpoint])
+        res["calibration"] = calibration_table(t, e, r, baseline, h)
+        res["calibration_horizon_months"] = h
+        cuts = trained.meta["risk_cuts"][endpoint]
+        group = np.searchsorted(np.asarray(cuts), r, side="right")
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            name = endpoint.upper()
+            plot_calibration(res["calibration"], h, out_dir / f"calibration_{endpoint}.png",
+                             f"{name} calibration")
+            plot_km_by_risk(t, e, group, list(RISK_GROUPS), out_dir / f"km_{endpoint}.png",
+                            f"{name} by predicted risk group")
+        report["endpoints"][endpoint] = res
+    if out_dir is not None:
+        (out_dir / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report

@@ -1,0 +1,147 @@
+"""The ``prognosis`` step: risk scores and predicted survival curves for one session.
+
+Input: a session folder in the Container Service layout whose
+``RESOURCES/PREPROCESSED/files/`` (or ``RESOURCES/PREPROCESSED/``) holds the
+``preprocess`` outputs, the subject's clinical fields (a JSON file, or read from the
+archive), and a model file written by ``sarcoma-xnat model train`` or FL. Output
+(stored as session resource :data:`RESOURCE_LABEL`)::
+
+    prognosis.json       log-hazards, risk groups, S(t) at 12/36/60 months, full curves
+    survival_curve.png   predicted OS and DM-free curves
+    provenance.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sarcoma_xnat.archive.base import Archive
+from sarcoma_xnat.archive.refs import ObjectRef
+from sarcoma_xnat.errors import InputDataError
+from sarcoma_xnat.steps.base import atomic_output, file_sha256, stage_session, write_provenance
+
+__all__ = ["RESOURCE_LABEL", "STEP", "VERSION", "find_preprocessed", "register_cli", "run",
+           "run_on_archive"]
+
+STEP, VERSION = "prognosis", "1"
+RESOURCE_LABEL = "PROGNOSIS"
+INPUT_RESOURCE = "PREPROCESSED"
+HORIZONS = (12.0, 36.0, 60.0)
+_GROUPS = ("low", "intermediate", "high")
+
+
+def find_preprocessed(input_dir: Path, label: str = INPUT_RESOURCE) -> Path:
+    """Return the folder holding ``t1.nii.gz`` in a staged session (or the folder itself)."""
+    for cand in (input_dir / "RESOURCES" / label / "files", input_dir / "RESOURCES" / label, input_dir):
+        if (cand / "t1.nii.gz").is_file():
+            return cand
+    raise InputDataError(f"no {label} resource with t1.nii.gz under {input_dir}",
+                         resource=label, file=str(input_dir))
+
+
+def run(input_dir: str | Path, output_dir: str | Path, model_path: str | Path,
+        clinical: dict[str, str] | None = None, session: str | None = None) -> dict[str, Any]:
+    """Predict risks and survival curves for one session; write them into ``output_dir``."""
+    from sarcoma_xnat.fl.checkpoint import load_checkpoint
+    from sarcoma_xnat.fl.dataset import load_volumes, prepare_image
+    from sarcoma_xnat.fl.figures import plot_survival_curve
+    from sarcoma_xnat.models.encoding import encode_clinical
+    from sarcoma_xnat.models.survival import ENDPOINTS, BreslowBaseline, SurvivalArrays
+    from sarcoma_xnat.models.training import predict
+
+    started = time.time()
+    input_dir, model_path = Path(input_dir), Path(model_path)
+    model, meta = load_checkpoint(model_path)
+    inputs: dict[str, Any] = {"model": {"path": model_path.name, "sha256": file_sha256(model_path)}}
+    x = np.zeros((1, model.n_clinical), np.float32)
+    if meta["mode"] != "image":
+        if clinical is None:
+            raise InputDataError("this model needs the subject's clinical fields", session=session)
+        try:
+            x = encode_clinical(clinical)[None, :]
+        except InputDataError as exc:
+            raise exc.with_context(session=session)
+    image = None
+    if meta["mode"] != "clinical":
+        folder = find_preprocessed(input_dir)
+        image = prepare_image(*load_volumes(folder, session), size=int(meta["image_size"]))[None]
+        inputs["images"] = {n: file_sha256(folder / n) for n in ("t1.nii.gz", "t2.nii.gz", "mask.nii.gz")}
+    zeros = np.zeros(1)
+    risk = predict(model, SurvivalArrays(x, image, zeros, zeros, zeros, zeros))[0]
+    result: dict[str, Any] = {"model_mode": meta["mode"], "endpoints": {}}
+    curves = {}
+    for k, endpoint in enumerate(ENDPOINTS):
+        base = BreslowBaseline.from_dict(meta["baseline"][endpoint])
+        surv = base.survival([risk[k]], base.times)[0]
+        group = int(np.searchsorted(meta["risk_cuts"][endpoint], risk[k], side="right"))
+        below = np.flatnonzero(surv <= 0.5)
+        result["endpoints"][endpoint] = {
+            "log_hazard": float(risk[k]), "risk_group": _GROUPS[group],
+            "survival_at_months": {f"{h:g}": float(base.survival([risk[k]], [h])[0, 0]) for h in HORIZONS},
+            "median_months": float(base.times[below[0]]) if below.size else None,
+            "curve": {"months": base.times.tolist(), "survival": surv.tolist()}}
+        curves["overall survival" if endpoint == "os" else "metastasis-free"] = (base.times, surv)
+    with atomic_output(output_dir) as out:
+        (out / "prognosis.json").write_text(json.dumps(result, indent=2) + "\n")
+        plot_survival_curve(curves, out / "survival_curve.png", "predicted survival")
+        write_provenance(out, STEP, VERSION, {"model_mode": meta["mode"],
+                                              "image_size": meta.get("image_size")},
+                         inputs, started)
+    return result
+
+
+def run_on_archive(archive: Archive, session: ObjectRef, model_path: str | Path,
+                   label: str = RESOURCE_LABEL) -> dict[str, Any]:
+    """Run on a session of ``archive`` (clinical fields from its subject); store resource ``label``."""
+    subject = archive.get(ObjectRef(session.project, session.subject))
+    with tempfile.TemporaryDirectory(prefix="sarcoma-prognosis-") as tmp:
+        staged = stage_session(archive, session, Path(tmp) / "input", scans=False, assessors=False,
+                               resources=True)
+        result = run(staged, Path(tmp) / "output", model_path, subject.fields, session.session)
+        archive.store_resource(session, label, Path(tmp) / "output", format="JSON",
+                               content="PROGNOSIS")
+    return result
+
+
+def register_cli(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``sarcoma-xnat prognosis``."""
+    p = subparsers.add_parser("prognosis", help="risk scores and survival curves for one session",
+                              description="Predict OS and DM risk for one session from its "
+                                          "preprocess outputs and clinical fields (needs [fl]).")
+    p.add_argument("--model", type=Path, required=True, help="model file (model.pt)")
+    p.add_argument("--input", type=Path, help="session folder (Container Service layout)")
+    p.add_argument("--output", type=Path, help="output folder")
+    p.add_argument("--clinical", type=Path, help="JSON file with the subject's clinical fields")
+    p.add_argument("--archive", help="local archive folder or 'xnat' (instead of --input/--output)")
+    p.add_argument("--session", help="session URI: /archive/projects/P/subjects/S/experiments/E")
+    p.set_defaults(_run=_cli)
+
+
+def _cli(args: argparse.Namespace) -> int:
+    from sarcoma_xnat.errors import ConfigurationError
+
+    if args.archive:
+        from sarcoma_xnat.fl.site import open_archive
+
+        if not args.session:
+            raise ConfigurationError("--archive needs --session")
+        result = run_on_archive(open_archive(args.archive), ObjectRef.parse(args.session), args.model)
+        where = f"resource {RESOURCE_LABEL} of {args.session}"
+    else:
+        if not (args.input and args.output):
+            raise ConfigurationError("give --input and --output, or --archive and --session")
+        clinical = json.loads(args.clinical.read_text()) if args.clinical else None
+        result = run(args.input, args.output, args.model, clinical)
+        where = str(args.output)
+    for name, r in result["endpoints"].items():
+        print(f"{name.upper()}: log-hazard {r['log_hazard']:+.3f}, {r['risk_group']} risk, "
+              f"S(36 months) {r['survival_at_months']['36']:.2f}")
+    print(f"written to {where}")
+    return 0

@@ -1,0 +1,44 @@
+"""A 2-round NVFlare simulator run (tiny network, 32³): the gate rejects the poisoned site."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("monai")
+pytest.importorskip("nvflare")
+
+from fl_fixtures import make_site  # noqa: E402
+
+
+@pytest.mark.slow
+def test_simulated_federation_with_poisoned_client(tmp_path: Path) -> None:
+    import torch
+
+    from sarcoma_xnat.fl.job import FLSettings
+    from sarcoma_xnat.fl.runner import simulate
+    from sarcoma_xnat.fl.site import SiteConfig
+
+    make_site(tmp_path / "a", "SITEA", 24, seed=11)
+    make_site(tmp_path / "b", "SITEB", 24, seed=12)
+    make_site(tmp_path / "s", "VALID", 30, seed=13)
+    sites = [SiteConfig("site-1", str(tmp_path / "a"), "SITEA"),
+             SiteConfig("site-2", str(tmp_path / "b"), "SITEB", debug_poison="nan")]
+    settings = FLSettings(num_rounds=2, local_epochs=2, batch_size=12, lr=3e-3, max_drop=0.5)
+    result = simulate(settings, sites, SiteConfig("server", str(tmp_path / "s"), "VALID"),
+                      tmp_path / "ws")
+
+    assert [r["round"] for r in result.gate_log] == [0, 1]
+    for record in result.gate_log:
+        decisions = {d["site"]: d for d in record["decisions"]}
+        assert decisions["site-2"]["accepted"] is False
+        assert "non-finite" in decisions["site-2"]["reason"]
+        assert decisions["site-1"]["accepted"] is True
+        assert record["merged"] is True
+    assert result.gate_log[0]["delta_norm"] > 0  # the global model changed
+    text = result.server_log.read_text()
+    assert "update from site-2 REJECTED" in text and "update from site-1 ACCEPTED" in text
+    state = torch.load(result.model_file, map_location="cpu", weights_only=False)
+    assert state  # the persistor wrote the final global model
