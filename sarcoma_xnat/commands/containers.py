@@ -1,0 +1,172 @@
+"""``sarcoma-xnat images|run|command|engine``: build images, run commands as XNAT does."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    """Add ``images build``, ``run``, ``command validate|label`` and ``engine start|stop|status``."""
+    images = subparsers.add_parser("images", help="build the step images")
+    isub = images.add_subparsers(dest="images_command", metavar="ACTION", required=True)
+    build = isub.add_parser("build", help="build images with the Docker API (Docker or Podman)")
+    build.add_argument("names", nargs="*", help="images to build (default: all); bases they "
+                                                "need are built first")
+    base = build.add_mutually_exclusive_group()
+    base.add_argument("--base-image", help="image for the light base's BASE_IMAGE "
+                                           "(default: the Dockerfile's official slim Python)")
+    base.add_argument("--debian-base", action="store_true",
+                      help="make the base offline with debootstrap from this machine's apt mirror")
+    build.add_argument("--no-cache", action="store_true", help="rebuild every layer")
+    build.add_argument("--root", help="checkout with containers/ and xnat-commands/")
+    build.set_defaults(_run=_images_build)
+
+    run = subparsers.add_parser("run", help="run a command on an archive object, as XNAT's "
+                                            "Container Service does")
+    what = run.add_mutually_exclusive_group(required=True)
+    what.add_argument("--command", dest="command_file",
+                      help="command JSON file, or a step name in xnat-commands/")
+    what.add_argument("--image", help="read the command from this image's org.nrg.commands label")
+    run.add_argument("--command-name", help="which command of the image label (if several)")
+    run.add_argument("--wrapper", help="wrapper name (default: the only one)")
+    run.add_argument("--archive", required=True, help="local archive folder")
+    run.add_argument("--target", help="URI of the object to run on, e.g. "
+                                      "/archive/projects/P/subjects/S/experiments/E")
+    run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                     help="launch parameter for a wrapper or command input (repeatable)")
+    run.add_argument("--engine", choices=("auto", "docker", "inprocess"), default="auto",
+                     help="auto: images through the Docker API when available, else in-process")
+    run.set_defaults(_run=_run)
+
+    command = subparsers.add_parser("command", help="check and label Container Service commands")
+    csub = command.add_subparsers(dest="command_action", metavar="ACTION", required=True)
+    validate = csub.add_parser("validate", help="check commands the way XNAT does (all errors)")
+    validate.add_argument("files", nargs="*", help="command JSON files (default: xnat-commands/*)")
+    validate.add_argument("--lenient", action="store_true",
+                          help="only XNAT's own rules (no unknown-key and boolean-type checks)")
+    validate.set_defaults(_run=_validate)
+    label = csub.add_parser("label", help="print the org.nrg.commands label for command files")
+    label.add_argument("files", nargs="+")
+    label.set_defaults(_run=_label)
+
+    engine = subparsers.add_parser("engine", help="a private Podman Docker-API service")
+    engine.add_argument("action", choices=("start", "stop", "status"))
+    engine.add_argument("--state-dir", help="socket and config folder "
+                                            "(default $SARCOMA_XNAT_ENGINE_DIR or /tmp/...)")
+    engine.set_defaults(_run=_engine)
+
+
+def _images_build(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sarcoma_xnat.containers.baseimage import build_debian_base
+    from sarcoma_xnat.containers.command import project_root
+    from sarcoma_xnat.containers.engines import DockerEngine
+    from sarcoma_xnat.containers.images import build_images, image_tag
+    from sarcoma_xnat.containers.runner import open_engine
+
+    root = Path(args.root) if args.root else project_root()
+    with open_engine("docker") as engine:
+        assert isinstance(engine, DockerEngine)
+        base = args.base_image
+        if args.debian_base:
+            base = build_debian_base(engine, image_tag("debian-python", "bookworm"))
+        built = build_images(engine, root, args.names or None, base, nocache=args.no_cache)
+    print(f"{'image':<36} {'size':>9} {'build':>7}")
+    for image in built:
+        print(f"{image.tag:<36} {image.size / 1e6:>6.0f} MB {image.seconds:>5.0f} s")
+    return 0
+
+
+def _params(pairs: list[str]) -> dict[str, str]:
+    from sarcoma_xnat.errors import ConfigurationError
+
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ConfigurationError(f"--param expects NAME=VALUE, got {pair!r}")
+        out[name] = value
+    return out
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sarcoma_xnat.archive.local import LocalArchive
+    from sarcoma_xnat.containers.command import find_command_file, load_command
+    from sarcoma_xnat.containers.engines import DockerEngine
+    from sarcoma_xnat.containers.label import LABEL_KEY, commands_from_label
+    from sarcoma_xnat.containers.runner import open_engine, run_command
+    from sarcoma_xnat.containers.validate import check_command
+    from sarcoma_xnat.errors import ConfigurationError
+
+    archive = LocalArchive(args.archive)
+    params = _params(args.param)
+    image = args.image
+    command = None if image else check_command(load_command(find_command_file(args.command_file)))
+    with open_engine("docker" if image else args.engine, image or (command and command.image),
+                     sink=print) as engine:
+        if image:
+            assert isinstance(engine, DockerEngine)
+            found = commands_from_label(engine.image_labels(image).get(LABEL_KEY), image)
+            chosen = [c for c in found if args.command_name in (None, c.name)]
+            if len(chosen) != 1:
+                raise ConfigurationError(f"image {image} has commands {[c.name for c in found]}; "
+                                         f"choose one with --command-name")
+            command = check_command(chosen[0])
+        assert command is not None
+        result = run_command(command, archive, args.target, args.wrapper, params, engine,
+                             sink=lambda line: print(line, flush=True))
+    print(f"done ({result.engine}): stored {len(result.stored)} output(s)")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from sarcoma_xnat.containers.command import commands_dir, load_command
+    from sarcoma_xnat.containers.validate import command_errors
+    from sarcoma_xnat.errors import ConfigurationError
+
+    files = args.files or sorted(str(p) for p in commands_dir().glob("*.json"))
+    bad = 0
+    for path in files:
+        try:
+            errors = command_errors(load_command(path), strict=not args.lenient)
+        except ConfigurationError as exc:
+            errors = [str(exc)]
+        if errors:
+            bad += 1
+            print(f"{path}: {len(errors)} problem(s)")
+            for error in errors:
+                print(f"  - {error}")
+        else:
+            print(f"{path}: ok")
+    return 2 if bad else 0
+
+
+def _label(args: argparse.Namespace) -> int:
+    from sarcoma_xnat.containers.command import load_command
+    from sarcoma_xnat.containers.label import command_label
+    from sarcoma_xnat.containers.validate import check_command
+
+    print(command_label([check_command(load_command(f)) for f in args.files]))
+    return 0
+
+
+def _engine(args: argparse.Namespace) -> int:
+    from sarcoma_xnat.containers.podman import PodmanService
+
+    service = PodmanService(args.state_dir)
+    if args.action == "start":
+        print(f"export DOCKER_HOST={service.start()}")
+    elif args.action == "stop":
+        service.stop()
+        print("stopped")
+    else:
+        running = service.running()
+        print(f"running: DOCKER_HOST={service.url}" if running else "not running")
+        return 0 if running else 1
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,184 @@
+"""The local Container Service: resolve, stage mounts, launch, and store the outputs.
+
+:func:`run_command` does for a local archive what XNAT does for "Run container":
+it resolves the wrapper on the object, copies each input mount's files into a build
+folder in the Container Service's layout (mounted read-only), gives every output
+mount a fresh empty folder, sets ``XNAT_HOST``/``XNAT_USER``/``XNAT_PASS``, launches
+the image through an engine, and on exit 0 stores the outputs through the handlers.
+On a non-zero exit nothing is stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sarcoma_xnat.archive.base import Archive
+from sarcoma_xnat.containers.command import Command
+from sarcoma_xnat.containers.engines import DockerEngine, Engine, InProcessEngine, LaunchSpec, docker_url
+from sarcoma_xnat.containers.finalize import StoredOutput, store_outputs
+from sarcoma_xnat.containers.objects import XnatObject
+from sarcoma_xnat.containers.resolve import ResolvedCommand, resolve
+from sarcoma_xnat.errors import ContainerError
+from sarcoma_xnat.steps.base import stage_session
+
+__all__ = ["RunResult", "available_engine", "open_engine", "run_command", "run_step", "stage_object"]
+
+log = logging.getLogger(__name__)
+ENGINES = ("auto", "docker", "inprocess")
+
+
+@dataclass
+class RunResult:
+    """Outcome of one launch: engine used, exit status, stored outputs and the log."""
+
+    engine: str
+    exit_code: int
+    stored: list[StoredOutput] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+    resolved: ResolvedCommand | None = None
+
+
+def stage_object(archive: Archive, obj: XnatObject, dest: Path) -> Path:
+    """Copy an object's files into ``dest`` the way XNAT lays out its mount."""
+    if obj.type == "Session":
+        return stage_session(archive, obj.ref, dest, scans=True, assessors=True, resources=True)
+    dest.mkdir(parents=True, exist_ok=True)
+    if obj.type == "Resource":
+        archive.fetch_resource(obj.ref, obj.resource or "", dest)
+    elif obj.type in ("Scan", "Assessor"):
+        for res in archive.resources(obj.ref):
+            archive.fetch_resource(obj.ref, res.label, dest / res.label)
+    else:
+        raise ContainerError(f"the local runner cannot mount a {obj.type} ({obj.uri})")
+    return dest
+
+
+@contextlib.contextmanager
+def open_engine(kind: str = "auto", image: str | None = None,
+                sink: Callable[[str], None] = print) -> Iterator[Engine]:
+    """Yield an engine: ``docker`` (Docker API), ``inprocess``, or ``auto``.
+
+    ``auto`` uses a running Docker API (``DOCKER_HOST``, Docker's or Podman's socket),
+    else starts a private Podman service for the duration, and falls back to the
+    in-process engine when there is no engine or ``image`` is not on it, saying why.
+    """
+    if kind not in ENGINES:
+        raise ContainerError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")
+    if kind == "inprocess":
+        yield InProcessEngine()
+        return
+    from sarcoma_xnat.containers.podman import PodmanService, podman_available
+
+    with contextlib.ExitStack() as stack:
+        url = docker_url()
+        if url is None and podman_available():
+            url = stack.enter_context(PodmanService()).url
+        if url is None:
+            if kind == "docker":
+                raise ContainerError("no container engine: no DOCKER_HOST, no Docker or Podman socket, "
+                                     "no podman to start")
+            sink("engine: none found; running in-process")
+            yield InProcessEngine()
+            return
+        try:
+            engine = DockerEngine(url)
+            if image is not None:
+                engine.image_labels(image)
+        except ContainerError as exc:
+            if kind == "docker":
+                raise
+            sink(f"engine: {exc}; running in-process")
+            yield InProcessEngine()
+            return
+        sink(f"engine: Docker API at {url}")
+        yield engine
+
+
+def _xnat_env(env: Mapping[str, str] | None) -> dict[str, str]:
+    env = dict(env or {})
+    for key, default in (("XNAT_HOST", "http://localhost"), ("XNAT_USER", ""), ("XNAT_PASS", "")):
+        env.setdefault(key, os.environ.get(key, default))
+    return env
+
+
+def run_command(command: Command, archive: Archive, target: str | None = None,
+                wrapper: str | None = None, params: Mapping[str, str] | None = None,
+                engine: Engine | None = None, environment: Mapping[str, str] | None = None,
+                sink: Callable[[str], None] | None = None) -> RunResult:
+    """Resolve and launch ``wrapper`` of ``command`` on ``target``; store outputs on exit 0.
+
+    Raises :class:`ContainerError` when the container exits non-zero (nothing is
+    stored) and :class:`ConfigurationError` when the wrapper does not resolve.
+    """
+    lines: list[str] = []
+
+    def emit(line: str) -> None:
+        lines.append(line)
+        (sink or log.info)(line)
+
+    resolved = resolve(command, archive, target, wrapper, params)
+    engine = engine or InProcessEngine()
+    with tempfile.TemporaryDirectory(prefix="sarcoma-xnat-build-") as build:
+        hosts: dict[str, Path] = {}
+        mounts = []
+        for m in resolved.mounts:
+            host = Path(build) / m.name
+            if m.source is not None:
+                stage_object(archive, m.source, host)
+            else:
+                host.mkdir()
+                os.chmod(host, 0o777)  # the image runs as a non-root user
+            hosts[m.name] = host
+            mounts.append((str(host), m.path, m.writable or m.source is None))
+        env = {**resolved.environment, **_xnat_env(environment)}
+        spec = LaunchSpec(resolved.image, resolved.command_line, resolved.override_entrypoint,
+                          env, tuple(mounts), resolved.working_directory,
+                          {"XNAT_WRAPPER": str(resolved.wrapper.get("name"))})
+        emit(f"launching {resolved.image} ({engine.name}): {resolved.command_line}")
+        code = engine.run(spec, emit)
+        result = RunResult(engine.name, code, [], lines, resolved)
+        if code != 0:
+            raise ContainerError(f"{command.name}: container exited with status {code}; "
+                                 f"nothing was stored. Last log lines:\n  " + "\n  ".join(lines[-15:]))
+        result.stored = store_outputs(archive, resolved, hosts)
+    for item in result.stored:
+        emit(f"stored {item.handler}: {item.ref.uri}" + (f" resource {item.label}" if item.label else ""))
+    return result
+
+
+def available_engine() -> str | None:
+    """Say which container engine ``auto`` would use, without starting anything.
+
+    Returns ``"docker <url>"`` for a running Docker API, ``"podman"`` when a private
+    Podman service can be started (podman installed, running as root), else ``None``.
+    """
+    from sarcoma_xnat.containers.podman import podman_available
+
+    url = docker_url()
+    if url is not None:
+        return f"docker {url}"
+    if podman_available() and os.geteuid() == 0:
+        return "podman"
+    return None
+
+
+def run_step(step: str, archive: Archive, target: str, wrapper: str | None = None,
+             params: Mapping[str, str] | None = None, engine: str = "auto",
+             sink: Callable[[str], None] = print) -> RunResult:
+    """Run step ``step``'s command (``xnat-commands/<step>.json``) on ``target``.
+
+    With ``engine="auto"`` the step's image runs when an engine and the image are
+    there, else the same command line runs in-process; the sink is told which.
+    """
+    from sarcoma_xnat.containers.command import find_command_file, load_command
+    from sarcoma_xnat.containers.validate import check_command
+
+    command = check_command(load_command(find_command_file(step)))
+    with open_engine(engine, command.image, sink) as chosen:
+        return run_command(command, archive, target, wrapper, params, chosen, sink=sink)
