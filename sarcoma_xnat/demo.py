@@ -104,10 +104,10 @@ def _summary_row(archive: LocalArchive, session: ObjectRef) -> dict[str, Any]:
     for res in archive.resources(session):
         folder = archive.resource_path(session, res.label)
         if "measurements.json" in res.files:
-            measures = json.loads((folder / "measurements.json").read_text())
-            volume = measures.get("volume_mm3") or measures.get("tumour_volume_mm3")
-            if volume is not None:
-                row["tumour cm³"] = f"{float(volume) / 1000:.1f}"
+            tumour = json.loads((folder / "measurements.json").read_text()).get("tumour") or {}
+            if "volume_mm3" in tumour:
+                row["tumour cm³"] = f"{float(tumour['volume_mm3']) / 1000:.1f}"
+                row["longest mm"] = f"{float(tumour['longest_diameter_mm']):.0f}"
         if "qc.png" in res.files:
             row["QC picture"] = str(folder / "qc.png")
     return row
