@@ -21,8 +21,15 @@ import SimpleITK as sitk
 
 from sarcoma_xnat.errors import AnnotationError, ConfigurationError
 
-__all__ = ["INTERPOLATORS", "Grid", "box_grid", "fov_grid", "overlap_fraction", "physical_to_index",
-           "resample_to_grid"]
+__all__ = [
+    "Grid",
+    "INTERPOLATORS",
+    "box_grid",
+    "fov_grid",
+    "overlap_fraction",
+    "physical_to_index",
+    "resample_to_grid",
+]
 
 INTERPOLATORS = {"bspline": sitk.sitkBSpline, "linear": sitk.sitkLinear,
                  "nearest": sitk.sitkNearestNeighbor}

@@ -47,8 +47,14 @@ from sarcoma_xnat.steps.base import atomic_output, file_sha256, stage_session, w
 from sarcoma_xnat.steps.preprocess_params import PreprocessParams
 from sarcoma_xnat.steps.session_layout import ScanFolder, choose_roi, find_roi_files, scan_catalog
 
-__all__ = ["RESOURCE_LABEL", "STEP", "VARYING_PROVENANCE_KEYS", "PreprocessResult", "run",
-           "run_on_archive"]
+__all__ = [
+    "PreprocessResult",
+    "RESOURCE_LABEL",
+    "STEP",
+    "VARYING_PROVENANCE_KEYS",
+    "run",
+    "run_on_archive",
+]
 
 STEP = "preprocess"
 #: session resource that holds the output; re-running replaces it

@@ -16,13 +16,13 @@ from sarcoma_xnat.xnat.roi import ROI_XSI_TYPE, RoiCollection
 from sarcoma_xnat.xnat.session import XnatSession
 
 __all__ = [
-    "ROI_XSI_TYPE",
-    "TERMINAL_STATUSES",
     "AliasToken",
     "Credentials",
     "ObjectRef",
+    "ROI_XSI_TYPE",
     "ResourceRef",
     "RoiCollection",
+    "TERMINAL_STATUSES",
     "XnatClient",
     "XnatItem",
     "XnatSession",

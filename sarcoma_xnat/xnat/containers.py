@@ -9,7 +9,11 @@ from typing import Any
 from sarcoma_xnat.errors import ConfigurationError, ContainerError, XnatError, XnatNotFoundError
 from sarcoma_xnat.xnat.session import XnatSession
 
-__all__ = ["TERMINAL_STATUSES", "ContainersApi", "find_wrapper"]
+__all__ = [
+    "ContainersApi",
+    "TERMINAL_STATUSES",
+    "find_wrapper",
+]
 
 #: container statuses after which nothing changes any more
 TERMINAL_STATUSES = ("Complete", "Failed", "Failed (Upload)", "Killed", "Killed (Out of Memory)")

@@ -24,7 +24,12 @@ from sarcoma_xnat.xnat.client import XnatClient
 from sarcoma_xnat.xnat.events import action_key, subscription_body
 from sarcoma_xnat.xnat.roi import ROI_XSI_TYPE
 
-__all__ = ["ROI_PAYLOAD_FILTER", "Change", "install_suite", "load_suite_commands"]
+__all__ = [
+    "Change",
+    "ROI_PAYLOAD_FILTER",
+    "install_suite",
+    "load_suite_commands",
+]
 
 #: only ROI collections trigger the subscriptions
 ROI_PAYLOAD_FILTER = f'$[?(@.xsiType == "{ROI_XSI_TYPE}")]'
