@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sarcoma_xnat.archive import LocalArchive, ObjectRef
-from sarcoma_xnat.errors import ArchiveError
+from sarcoma_xnat.errors import ArchiveError, ContainerError
 from sarcoma_xnat.progress import progress
 
 __all__ = ["DemoResult", "format_summary", "run_demo"]
@@ -39,6 +39,7 @@ class DemoResult:
     stages: list[tuple[str, float]] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    engines: set[str] = field(default_factory=set)
 
 
 def _timed(result: DemoResult, name: str, func: Callable[[], Any]) -> Any:
@@ -49,9 +50,13 @@ def _timed(result: DemoResult, name: str, func: Callable[[], Any]) -> Any:
 
 
 def run_demo(folder: str | Path = "sarcoma-demo", subjects: int = 3, seed: int = 0,
-             preset: str = "standard", secret: str = "demo-site-secret-not-for-real-use"
-             ) -> DemoResult:
-    """Run every available pipeline step on a synthetic cohort and return a summary."""
+             preset: str = "standard", secret: str = "demo-site-secret-not-for-real-use",
+             engine: str = "auto") -> DemoResult:
+    """Run every available pipeline step on a synthetic cohort and return a summary.
+
+    ``engine`` is ``auto`` (step images through a Docker-compatible engine when one
+    and the images are there, else in-process), ``docker`` or ``inprocess``.
+    """
     from sarcoma_xnat.synthetic import generate_cohort
 
     folder = Path(folder).resolve()
@@ -62,7 +67,7 @@ def run_demo(folder: str | Path = "sarcoma-demo", subjects: int = 3, seed: int =
         hospital, project=HOSPITAL_PROJECT, n_subjects=subjects, seed=seed, preset=preset))
     sessions = _timed(result, "de-identify and ingest",
                       lambda: _ingest(hospital, manifest.project, archive, secret, result))
-    _timed(result, "preprocess", lambda: _preprocess(archive, sessions, result))
+    _timed(result, "preprocess", lambda: _preprocess(archive, sessions, engine, result))
     result.rows = [_summary_row(archive, s) for s in sessions]
     return result
 
@@ -83,14 +88,22 @@ def _ingest(hospital: LocalArchive, project: str, archive: LocalArchive, secret:
     return sorted(report.stored)
 
 
-def _preprocess(archive: LocalArchive, sessions: list[ObjectRef], result: DemoResult) -> None:
-    try:
-        from sarcoma_xnat.steps import preprocess
-    except ImportError:
-        result.notes.append("the preprocess step is not built yet")
-        return
+def _preprocess(archive: LocalArchive, sessions: list[ObjectRef], engine: str,
+                result: DemoResult) -> None:
+    """Run the preprocess command on every session, the way XNAT's Container Service would."""
+    from sarcoma_xnat.containers import run_step
+
+    said: list[str] = []
     for session in progress(sessions, desc="preprocessing sessions"):
-        preprocess.run_on_archive(archive, session)
+        run = run_step("preprocess", archive, session.uri, wrapper="sarcoma-preprocess-session",
+                       engine=engine, sink=lambda line: said.append(line))
+        if run.exit_code != 0:
+            tail = "\n".join(run.log[-15:])
+            raise ContainerError(f"preprocess exited with {run.exit_code}:\n{tail}",
+                                 **session.context())
+        result.engines.add(run.engine)
+    for line in dict.fromkeys(s for s in said if s.startswith("engine:")):
+        result.notes.append(f"preprocess {line}")
 
 
 def _summary_row(archive: LocalArchive, session: ObjectRef) -> dict[str, Any]:
@@ -124,6 +137,7 @@ def format_summary(result: DemoResult) -> str:
     lines.append("  ".join("-" * widths[c] for c in columns))
     for row in result.rows:
         lines.append("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
+    lines += ["", f"steps ran with engine: {', '.join(sorted(result.engines)) or '-'}"]
     lines += ["", "stages:"] + [f"  {name:<28} {secs:6.1f} s" for name, secs in result.stages]
     lines += [f"note: {n}" for n in result.notes]
     return "\n".join(lines)

@@ -11,10 +11,13 @@ from sarcoma_xnat.archive import LocalArchive, ObjectRef
 
 def test_demo_runs_and_reruns_without_duplicates(tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["demo", "--folder", str(tmp_path / "demo"), "--subjects", "1", "--preset", "small"]
+    args = ["demo", "--folder", str(tmp_path / "demo"), "--subjects", "1", "--preset", "small",
+            "--engine", "inprocess"]
     assert main(args) == 0
     first = capsys.readouterr().out
     assert "stages:" in first
+    assert "steps ran with engine: inprocess" in first
+    assert "qc.png" in first  # the summary points at the QC picture
     archive = LocalArchive(tmp_path / "demo" / "archive")
     sessions = [s for subj in archive.children(ObjectRef(STUDY_PROJECT), "subject")
                 for s in archive.children(subj.ref, "session")]

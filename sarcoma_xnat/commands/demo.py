@@ -20,6 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--preset", choices=("standard", "small"), default="standard",
                    help="image size of the synthetic series (default standard)")
+    p.add_argument("--engine", choices=("auto", "docker", "inprocess"), default="auto",
+                   help="run steps as container images (docker), in-process, or whichever "
+                        "is available (auto, the default)")
     p.set_defaults(_run=run)
 
 
@@ -27,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo and print its summary table."""
     from sarcoma_xnat.demo import format_summary, run_demo
 
-    result = run_demo(args.folder, subjects=args.subjects, seed=args.seed, preset=args.preset)
+    result = run_demo(args.folder, subjects=args.subjects, seed=args.seed, preset=args.preset,
+                      engine=args.engine)
     print(format_summary(result))
     return 0
