@@ -6,12 +6,12 @@ from pathlib import Path
 
 import highdicom as hd
 import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.sr.codedict import codes
-from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID, RTStructureSetStorage
+from pydicom.uid import RTStructureSetStorage
 
-from sarcoma_xnat.synthetic.dicom_mr import StudyContext, deterministic_uid
+from sarcoma_xnat.synthetic.dicom_mr import StudyContext, deterministic_uid, file_meta
 
 __all__ = ["TUMOUR_LABEL", "write_rtstruct", "write_seg"]
 
@@ -146,11 +146,6 @@ def write_rtstruct(path: Path, sources: list[Dataset], polygons: dict[int, np.nd
     observation.RTROIInterpretedType = "GTV"
     observation.ROIInterpreter = ctx.identity.reader
     ds.RTROIObservationsSequence = Sequence([observation])
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = RTStructureSetStorage
-    meta.MediaStorageSOPInstanceUID = sop_uid
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-    ds.file_meta = meta
+    ds.file_meta = file_meta(RTStructureSetStorage, sop_uid)
     ds.save_as(path, enforce_file_format=True)
     return ds

@@ -15,7 +15,8 @@ from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, PYDICOM_IMPLEMEN
 from sarcoma_xnat.synthetic.identity import PatientIdentity
 from sarcoma_xnat.synthetic.series import AxialGrid
 
-__all__ = ["PRIVATE_CREATOR", "SeriesSpec", "StudyContext", "deterministic_uid", "write_mr_series"]
+__all__ = ["PRIVATE_CREATOR", "SeriesSpec", "StudyContext", "deterministic_uid", "file_meta",
+           "write_mr_series"]
 
 #: private creator of the block that holds (fake) PHI, as vendors and PACS sometimes do
 PRIVATE_CREATOR = "SYNTHETIC HOSPITAL PACS"
@@ -26,6 +27,16 @@ def deterministic_uid(*parts: object) -> str:
     """Return a ``2.25.`` UID derived from ``parts`` (same parts, same UID)."""
     digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
     return _ROOT + str(int.from_bytes(digest[:16], "big"))
+
+
+def file_meta(sop_class_uid: str, sop_instance_uid: str) -> FileMetaDataset:
+    """Return the file meta information of an explicit-VR little-endian Part 10 file."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class_uid
+    meta.MediaStorageSOPInstanceUID = sop_instance_uid
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    return meta
 
 
 @dataclass(frozen=True)
@@ -167,12 +178,7 @@ def write_mr_series(folder: Path, pixels: np.ndarray, grid: AxialGrid, spec: Ser
         ds.SliceLocation = f"{grid.z(k):.3f}"
         ds.ImageComments = f"Pt {who.given} {who.family} {who.patient_id}, slice {k + 1}"
         ds.PixelData = np.ascontiguousarray(pixels[k]).tobytes()
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = MRImageStorage
-        meta.MediaStorageSOPInstanceUID = sop_uid
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-        ds.file_meta = meta
+        ds.file_meta = file_meta(MRImageStorage, sop_uid)
         path = folder / f"{sop_uid}.dcm"
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)
