@@ -137,7 +137,11 @@ def format_summary(result: DemoResult) -> str:
     lines.append("  ".join("-" * widths[c] for c in columns))
     for row in result.rows:
         lines.append("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
-    lines += ["", f"steps ran with engine: {', '.join(sorted(result.engines)) or '-'}"]
+    described = {"docker": "docker (the step images, through the Docker API)",
+                 "inprocess": "inprocess (no container engine or image: same command line, "
+                              "run in this process)"}
+    used = ", ".join(described.get(e, e) for e in sorted(result.engines)) or "-"
+    lines += ["", f"steps ran with engine: {used}"]
     lines += ["", "stages:"] + [f"  {name:<28} {secs:6.1f} s" for name, secs in result.stages]
     lines += [f"note: {n}" for n in result.notes]
     return "\n".join(lines)
