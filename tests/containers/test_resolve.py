@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sarcoma_xnat.archive import LocalArchive
+from sarcoma_xnat.archive import LocalArchive, ObjectRef
 from sarcoma_xnat.cli import build_parser
 from sarcoma_xnat.containers.command import Command, load_command
 from sarcoma_xnat.containers.resolve import resolve
@@ -158,9 +158,38 @@ def _all_params(command: Command) -> dict[str, str]:
     return values
 
 
+@pytest.fixture
+def processed_cohort(small_cohort: tuple[LocalArchive, CohortManifest], tmp_path: Path
+                     ) -> tuple[LocalArchive, Any]:
+    """A writable cohort whose first session has step outputs and whose project has a model."""
+    archive, manifest = small_cohort
+    session = manifest.sessions[0]
+    for ref, label, name in ((session, "PREPROCESSED", "t1.nii.gz"),
+                             (ObjectRef(session.project), "PROGNOSIS_MODEL", "model.pt")):
+        folder = tmp_path / label
+        folder.mkdir()
+        (folder / name).write_bytes(b"placeholder")
+        archive.store_resource(ref, label, folder)
+    return archive, session
+
+
+def test_prognosis_wrapper_mounts_the_projects_model(processed_cohort: tuple[LocalArchive, Any]
+                                                     ) -> None:
+    archive, session = processed_cohort
+    r = resolve(load_command(ROOT / "xnat-commands" / "prognosis.json"), archive, session.uri)
+    assert [(m.path, m.source.ref) for m in r.mounts] == [("/model", ObjectRef(session.project))]
+    assert shlex.split(r.command_line)[-4:] == ["--session", session.uri, "--model",
+                                                "/model/model.pt"]
+    archive.delete_resource(ObjectRef(session.project), "PROGNOSIS_MODEL")
+    with pytest.raises(ConfigurationError, match="PROGNOSIS_MODEL"):
+        resolve(load_command(ROOT / "xnat-commands" / "prognosis.json"), archive, session.uri)
+
+
 @pytest.mark.parametrize("path", COMMAND_FILES, ids=[p.stem for p in COMMAND_FILES])
-def test_command_lines_use_only_flags_the_cli_accepts(path: Path, cohort: tuple[LocalArchive, Any]) -> None:
-    archive, session = cohort
+def test_command_lines_use_only_flags_the_cli_accepts(path: Path,
+                                                      processed_cohort: tuple[LocalArchive, Any]
+                                                      ) -> None:
+    archive, session = processed_cohort
     command = load_command(path)
     targets = {"Session": session.uri, "Scan": session.child(scan="1").uri,
                "Assessor": session.child(assessor=f"{session.session}_SEG").uri}
