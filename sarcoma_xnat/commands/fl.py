@@ -1,4 +1,4 @@
-"""``sarcoma-xnat fl simulate|poc|provision``: federated training with NVIDIA FLARE."""
+"""``sarcoma-xnat fl simulate|poc|provision|client|server``: federated training with NVIDIA FLARE."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ def _job_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=("multimodal", "clinical", "image"), default="multimodal")
     p.add_argument("--preset", choices=("tiny", "small", "densenet121"), default="tiny")
     p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--clinical-hidden", type=int, default=32,
+                   help="hidden width of the clinical MLP (0: linear clinical branch)")
     p.add_argument("--local-epochs", type=int, default=2)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--merge-weight", type=float, default=0.5, help="weight of an accepted update")
@@ -56,12 +58,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     v.add_argument("--sites", nargs="+", default=["site-1", "site-2", "site-3"])
     v.add_argument("--workspace", type=Path, default=Path("nvflare-kits"))
     v.set_defaults(_run=run_provision)
+    c = sub.add_parser("client", help="start this site's NVFlare client from its startup kit",
+                       description="Write the site's data location into the kit and start the "
+                                   "kit's NVFlare client (foreground). XNAT credentials come from "
+                                   "XNAT_HOST/XNAT_USER/XNAT_PASS or ~/.netrc.")
+    c.add_argument("--kit", type=Path, required=True, help="the site's startup kit folder")
+    c.add_argument("--site", required=True, help="site name the kit was provisioned for")
+    c.add_argument("--project", required=True, help="the site's curated XNAT project")
+    c.add_argument("--archive", default="xnat", help="'xnat' (default) or a local archive folder")
+    c.add_argument("--resource", default="PREPROCESSED", help="preprocess resource label")
+    c.add_argument("--dry-run", action="store_true", help="check and write the config; start nothing")
+    c.set_defaults(_run=run_client)
+    r = sub.add_parser("server", help="start the NVFlare server from its startup kit",
+                       description="Start the kit's NVFlare server (foreground). The validation "
+                                   "gate reads the server's curated data from --archive/--project "
+                                   "or from <kit>/local/sarcoma_xnat_site.json.")
+    r.add_argument("--kit", type=Path, required=True, help="the server's startup kit folder")
+    r.add_argument("--archive", help="local archive folder (or 'xnat') of the validation data")
+    r.add_argument("--project", help="project of the validation data")
+    r.add_argument("--resource", default="PREPROCESSED", help="preprocess resource label")
+    r.add_argument("--dry-run", action="store_true", help="check and write the config; start nothing")
+    r.set_defaults(_run=run_server)
 
 
 def _settings(args: argparse.Namespace):
     from sarcoma_xnat.fl.job import FLSettings
 
     return FLSettings(num_rounds=args.rounds, mode=args.mode, preset=args.preset,
+                      clinical_hidden=args.clinical_hidden,
                       image_size=args.image_size, local_epochs=args.local_epochs, lr=args.lr,
                       merge_weight=args.merge_weight, max_drop=args.max_drop, fedbn=args.fedbn,
                       dp_clip=args.dp_clip, dp_noise=args.dp_noise)
@@ -92,6 +116,8 @@ def _report(result) -> None:
         print(f"{rec['round']:>5}  global   C-index {rec['baseline']:.3f} -> {after:.3f} "
               f"(merged: {rec['merged']})")
     print(f"global model: {result.model_file}")
+    if result.checkpoint is not None:
+        print(f"model for 'sarcoma-xnat prognosis --model': {result.checkpoint}")
 
 
 def run_simulate(args: argparse.Namespace) -> int:
@@ -134,3 +160,27 @@ def run_provision(args: argparse.Namespace) -> int:
     for kit in kits:
         print(f"startup kit: {kit}")
     return 0
+
+
+def _launch(launch, dry_run: bool) -> int:
+    print(f"{launch.name}: data location {launch.site_file or '(from the environment)'}")
+    print(f"start: {' '.join(launch.command)}")
+    if dry_run:
+        return 0
+    launch.exec()
+    return 0  # pragma: no cover - exec does not return
+
+
+def run_client(args: argparse.Namespace) -> int:
+    """Start a site's NVFlare client from its provisioned startup kit."""
+    from sarcoma_xnat.fl.deploy import prepare_client
+
+    return _launch(prepare_client(args.kit, args.site, args.project, args.archive, args.resource),
+                   args.dry_run)
+
+
+def run_server(args: argparse.Namespace) -> int:
+    """Start the NVFlare server from its provisioned startup kit."""
+    from sarcoma_xnat.fl.deploy import prepare_server
+
+    return _launch(prepare_server(args.kit, args.archive, args.project, args.resource), args.dry_run)

@@ -30,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--preset", choices=("tiny", "small", "densenet121"), default="tiny",
                    help="image-branch size (tiny/small for CPU; densenet121 needs a GPU)")
     t.add_argument("--image-size", type=int, default=32, help="voxels per axis fed to the network")
+    t.add_argument("--clinical-hidden", type=int, default=32,
+                   help="hidden width of the clinical MLP (0: linear branch, a Cox-like model)")
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=1e-3)
@@ -85,7 +87,7 @@ def run_train(args: argparse.Namespace) -> int:
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                          blend=not args.no_blend, seed=args.seed)
     trained = train_model(cohort.data.subset(train_idx), args.preset, args.mode, config,
-                          args.image_size)
+                          args.image_size, args.clinical_hidden)
     trained.meta.update(project=args.project, train_sessions=[cohort.sessions[i] for i in train_idx])
     args.out.mkdir(parents=True, exist_ok=True)
     save_checkpoint(args.out / "model.pt", trained.model, trained.meta)

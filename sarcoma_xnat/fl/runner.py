@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sarcoma_xnat.errors import ModelError
+from sarcoma_xnat.fl.deploy import package_pythonpath
 from sarcoma_xnat.fl.job import FLSettings, SurvivalFedRecipe
 from sarcoma_xnat.fl.site import ENV_CONFIG, SERVER_SITE, SiteConfig, write_site_config
 
@@ -21,12 +22,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class FLResult:
-    """The gate log, the final global model file and the server log of one run."""
+    """The gate log, the final global model file, the server log and the exported ``model.pt``."""
 
     workspace: Path
     gate_log: list[dict[str, Any]]
     model_file: Path | None
     server_log: Path | None
+    checkpoint: Path | None = None
 
 
 def collect(root: Path) -> FLResult:
@@ -39,6 +41,18 @@ def collect(root: Path) -> FLResult:
     server_logs = [p for p in root.rglob("log.txt") if "server" in p.parts]
     return FLResult(root, json.loads(logs[-1].read_text()), models[-1] if models else None,
                     server_logs[0] if server_logs else None)
+
+
+def _export(result: FLResult, settings: FLSettings, server: SiteConfig, out: Path) -> FLResult:
+    """Write ``out`` (``model.pt`` for ``prognosis``) from the run's global model."""
+    from sarcoma_xnat.fl.export import export_global_model
+
+    if result.model_file is None:
+        raise ModelError(f"the federated run left no FL_global_model.pt under {result.workspace}",
+                         file=str(result.workspace))
+    result.checkpoint = export_global_model(result.model_file, settings.network_args(),
+                                            settings.to_dict(), server, out, result.gate_log)
+    return result
 
 
 def _site_file(workspace: Path, sites: list[SiteConfig], server: SiteConfig) -> Path:
@@ -60,7 +74,7 @@ def simulate(settings: FLSettings, sites: list[SiteConfig], server: SiteConfig,
                  workspace_root=str(workspace / "simulation"))
     run = recipe.execute(env)
     run.get_result()
-    return collect(workspace / "simulation")
+    return _export(collect(workspace / "simulation"), settings, server, workspace / "model.pt")
 
 
 def run_poc(settings: FLSettings, sites: list[SiteConfig], server: SiteConfig, workspace: Path,
@@ -73,6 +87,7 @@ def run_poc(settings: FLSettings, sites: list[SiteConfig], server: SiteConfig, w
     settings.num_clients = len(sites)
     os.environ[ENV_CONFIG] = str(_site_file(workspace, sites, server))
     os.environ["NVFLARE_POC_WORKSPACE"] = str(workspace / "poc")
+    os.environ["PYTHONPATH"] = package_pythonpath(os.environ.get("PYTHONPATH"))  # for the processes
     recipe = SurvivalFedRecipe(settings)
     env = PocEnv(num_clients=len(sites), clients=[s.site for s in sites])
     run = recipe.execute(env)
@@ -83,7 +98,11 @@ def run_poc(settings: FLSettings, sites: list[SiteConfig], server: SiteConfig, w
         keep = workspace / "result"
         shutil.rmtree(keep, ignore_errors=True)
         shutil.copytree(result_dir, keep)
-        return collect(keep)
+        status = str(run.get_status() or "")
+        if "EXCEPTION" in status or "ABORT" in status:
+            raise ModelError(f"POC job ended with status {status}; the server log is in {keep} "
+                             f"and the sites' logs under {workspace / 'poc'}", file=str(keep))
+        return _export(collect(keep), settings, server, workspace / "model.pt")
     finally:
         try:
             env.stop(clean_up=True)

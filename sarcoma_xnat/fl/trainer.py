@@ -27,6 +27,8 @@ def parse_client_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="sarcoma-xnat-fl-client")
     p.add_argument("--preset", default="tiny", help="image-branch size (see DENSENET_PRESETS)")
     p.add_argument("--mode", default="multimodal", choices=("multimodal", "clinical", "image"))
+    p.add_argument("--clinical-hidden", type=int, default=32,
+                   help="hidden width of the clinical MLP (0: linear clinical branch)")
     p.add_argument("--image-size", type=int, default=32)
     p.add_argument("--local-epochs", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=16)
@@ -79,7 +81,7 @@ class SiteTrainer:
         torch.set_num_threads(args.threads)
         self.site, self.args = site, args
         self.config = config or site_config(site)
-        self.model = build_network(args.preset, mode=args.mode)
+        self.model = build_network(args.preset, mode=args.mode, clinical_hidden=args.clinical_hidden)
         needs_images = self.model.mode != "clinical"
         self.cohort = load_cohort(open_archive(self.config.archive), self.config.project,
                                   self.config.resource, args.image_size if needs_images else None)

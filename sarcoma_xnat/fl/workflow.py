@@ -56,7 +56,7 @@ def fit_baselines(model: Any, data: SurvivalArrays) -> dict[str, Any]:
 
 
 def train_model(data: SurvivalArrays, preset: str = "tiny", mode: str = "multimodal",
-                config: Any = None, image_size: int = 32) -> TrainedModel:
+                config: Any = None, image_size: int = 32, clinical_hidden: int = 32) -> TrainedModel:
     """Build a network of ``preset``/``mode``, train it on ``data`` and attach baselines."""
     from sarcoma_xnat.models.encoding import ENCODING_VERSION, FEATURE_NAMES
     from sarcoma_xnat.models.networks import build_network
@@ -66,7 +66,8 @@ def train_model(data: SurvivalArrays, preset: str = "tiny", mode: str = "multimo
 
     config = config or TrainConfig()
     torch.manual_seed(config.seed)
-    model = build_network(preset, mode=mode, n_clinical=data.clinical.shape[1])
+    model = build_network(preset, mode=mode, n_clinical=data.clinical.shape[1],
+                          clinical_hidden=clinical_hidden)
     history = fit(model, data, config)
     meta = {"preset": preset, "mode": mode, "image_size": image_size,
             "encoding_version": ENCODING_VERSION, "feature_names": list(FEATURE_NAMES),

@@ -27,6 +27,15 @@ MODES = ("multimodal", "clinical", "image")
 N_ENDPOINTS = 2  # OS, DM
 
 
+def _clinical_branch(n_in: int, hidden: int, features: int, dropout: float) -> nn.Module:
+    """Return the clinical MLP, or a linear map when ``hidden`` is 0."""
+    if hidden <= 0:
+        return nn.Sequential(nn.Linear(n_in, features), nn.BatchNorm1d(features))
+    return nn.Sequential(
+        nn.Linear(n_in, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(dropout),
+        nn.Linear(hidden, features), nn.BatchNorm1d(features), nn.ReLU())
+
+
 class MultimodalSurvivalNet(nn.Module):
     """Clinical + image survival network with OS and DM log-hazard heads.
 
@@ -42,7 +51,8 @@ class MultimodalSurvivalNet(nn.Module):
     features : int
         Width of each branch's embedding (12 in the paper).
     clinical_hidden : int
-        Hidden width of the clinical MLP.
+        Hidden width of the clinical MLP; 0 makes the clinical branch linear (one linear
+        layer + batch norm), so a clinical-only network is a Cox model with linear predictor.
     dropout : float
         Dropout in the clinical MLP and before the heads.
     in_channels : int
@@ -74,10 +84,7 @@ class MultimodalSurvivalNet(nn.Module):
         self.clinical: nn.Module | None = None
         self.image: nn.Module | None = None
         if mode in ("multimodal", "clinical"):
-            self.clinical = nn.Sequential(
-                nn.Linear(n_clinical, clinical_hidden), nn.BatchNorm1d(clinical_hidden), nn.ReLU(),
-                nn.Dropout(dropout), nn.Linear(clinical_hidden, features), nn.BatchNorm1d(features),
-                nn.ReLU())
+            self.clinical = _clinical_branch(n_clinical, clinical_hidden, features, dropout)
             width += features
         if mode in ("multimodal", "image"):
             from monai.networks.nets import DenseNet

@@ -18,7 +18,8 @@ from sarcoma_xnat.models.metrics import harrell_c
 from sarcoma_xnat.models.networks import MultimodalSurvivalNet
 from sarcoma_xnat.models.survival import ENDPOINTS, SurvivalArrays
 
-__all__ = ["BN_PATTERN", "TrainConfig", "evaluate", "fit", "get_weights", "predict", "set_weights"]
+__all__ = ["BN_PATTERN", "TrainConfig", "augment_volumes", "evaluate", "fit", "get_weights", "predict",
+           "set_weights"]
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,11 @@ _HEADS = {"risk": "fused", "risk_clinical": "clinical", "risk_image": "image"}
 
 @dataclass
 class TrainConfig:
-    """Optimisation settings; ``blend`` turns gradient blending on for multimodal networks."""
+    """Optimisation settings; ``blend`` turns gradient blending on for multimodal networks.
+
+    ``augment`` applies random flips and in-plane quarter turns to training volumes (the
+    survival label does not depend on the tumour's orientation in its crop).
+    """
 
     epochs: int = 20
     batch_size: int = 32
@@ -40,6 +45,7 @@ class TrainConfig:
     blend: bool = True
     blend_every: int = 5
     blend_val_fraction: float = 0.2
+    augment: bool = True
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -57,6 +63,18 @@ def _inputs(model: MultimodalSurvivalNet, data: SurvivalArrays,
             raise ModelError(f"a {model.mode} network needs images, but the data has none")
         image = torch.from_numpy(data.image[index])
     return clinical, image
+
+
+def augment_volumes(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Return a copy of a (B, C, D, H, W) batch with each volume randomly flipped and turned in-plane."""
+    out = []
+    for vol in image:
+        flips = [ax for ax in (1, 2, 3) if torch.rand(1, generator=generator).item() < 0.5]
+        if flips:
+            vol = vol.flip(flips)
+        turns = int(torch.randint(0, 4, (1,), generator=generator))
+        out.append(torch.rot90(vol, turns, (2, 3)) if turns else vol)
+    return torch.stack(out)
 
 
 def _head_losses(out: Mapping[str, torch.Tensor], data: SurvivalArrays, index: np.ndarray,
@@ -102,6 +120,8 @@ def fit(model: MultimodalSurvivalNet, data: SurvivalArrays, config: TrainConfig)
                   if model.mode == "multimodal" or k == "risk")
     weights = uniform_weights(heads) if blending else {"fused": 1.0}
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    augment = config.augment and model.image is not None
+    generator = torch.Generator().manual_seed(config.seed)
     history: dict[str, Any] = {"loss": [], "blend_weights": [dict(weights)], "steps": 0}
     checkpoint = (_full_losses(model, train, config), _full_losses(model, val, config)) if val else None
     for epoch in range(config.epochs):
@@ -112,7 +132,10 @@ def fit(model: MultimodalSurvivalNet, data: SurvivalArrays, config: TrainConfig)
             batch = perm[start:start + config.batch_size]
             if batch.size < 2:  # batch norm needs two samples
                 continue
-            out = model(*_inputs(model, train, batch), aux=blending)
+            clinical, image = _inputs(model, train, batch)
+            if augment and image is not None:
+                image = augment_volumes(image, generator)
+            out = model(clinical, image, aux=blending)
             losses = _head_losses(out, train, batch, config)
             loss = sum(weights[h] * losses[h] for h in weights)
             if not torch.isfinite(loss):

@@ -1,7 +1,11 @@
-"""A 2-round NVFlare simulator run (tiny network, 32³): the gate rejects the poisoned site."""
+"""A 2-round NVFlare simulator run (tiny network, 32³): the gate rejects the poisoned site.
+
+The run's exported ``model.pt`` is then used by the ``prognosis`` command.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -14,9 +18,13 @@ from fl_fixtures import make_site  # noqa: E402
 
 
 @pytest.mark.slow
-def test_simulated_federation_with_poisoned_client(tmp_path: Path) -> None:
+def test_simulated_federation_with_poisoned_client(tmp_path: Path, capsys) -> None:
+    import numpy as np
     import torch
 
+    from sarcoma_xnat.archive import LocalArchive, ObjectRef
+    from sarcoma_xnat.cli import main
+    from sarcoma_xnat.fl.checkpoint import load_checkpoint
     from sarcoma_xnat.fl.job import FLSettings
     from sarcoma_xnat.fl.runner import simulate
     from sarcoma_xnat.fl.site import SiteConfig
@@ -40,5 +48,27 @@ def test_simulated_federation_with_poisoned_client(tmp_path: Path) -> None:
     assert result.gate_log[0]["delta_norm"] > 0  # the global model changed
     text = result.server_log.read_text()
     assert "update from site-2 REJECTED" in text and "update from site-1 ACCEPTED" in text
-    state = torch.load(result.model_file, map_location="cpu", weights_only=False)
+    state = torch.load(result.model_file, map_location="cpu", weights_only=False)["model"]
     assert state  # the persistor wrote the final global model
+
+    # the exported model.pt: the same weights, baselines fitted on the server's data
+    model, meta = load_checkpoint(result.checkpoint)
+    assert meta["federated"] is True and meta["mode"] == "multimodal"
+    assert meta["baseline_data"]["project"] == "VALID" and len(meta["baseline_data"]["sessions"]) == 30
+    assert [g["rejected"] for g in meta["gate"]] == [["site-2"], ["site-2"]]
+    for key, value in model.state_dict().items():
+        np.testing.assert_allclose(value.numpy(), np.asarray(state[key]), rtol=0, atol=0)
+    session = ObjectRef("VALID", "VALID001", "VALID001_MR1")
+    server = LocalArchive(tmp_path / "s")
+    staged = tmp_path / "input" / "RESOURCES" / "PREPROCESSED" / "files"
+    server.fetch_resource(session, "PREPROCESSED", staged)
+    clinical = tmp_path / "clinical.json"
+    clinical.write_text(json.dumps(server.get(session.parent).fields))
+    out = tmp_path / "prognosis"
+    assert main(["prognosis", "--model", str(result.checkpoint), "--input", str(tmp_path / "input"),
+                 "--output", str(out), "--clinical", str(clinical)]) == 0
+    report = json.loads((out / "prognosis.json").read_text())
+    assert set(report["endpoints"]) == {"os", "dm"}
+    curve = report["endpoints"]["os"]["curve"]["survival"]
+    assert curve[0] <= 1.0 and np.all(np.diff(curve) <= 0)
+    assert "S(36 months)" in capsys.readouterr().out

@@ -1,0 +1,82 @@
+"""Turn the federated run's global model into a ``model.pt`` that ``prognosis`` and ``model evaluate`` use.
+
+NVFlare's persistor writes ``FL_global_model.pt`` (a bare state dict). The prognosis
+step also needs the network's configuration, the Breslow baseline hazards and the
+risk-group cut points. Those are estimated here on the server's own curated data
+(the gate's validation project): the only data the coordinating centre holds, so no
+site's data leaves the site for this either.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sarcoma_xnat.errors import ModelError
+from sarcoma_xnat.fl.site import SiteConfig
+
+__all__ = ["export_global_model"]
+
+
+def _state_dict(model_file: Path) -> dict[str, Any]:
+    """Return the weights in NVFlare's persisted global model (``{"model": state, ...}``)."""
+    import torch
+
+    try:
+        payload = torch.load(model_file, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for unreadable files
+        raise ModelError(f"cannot read the federated global model: {exc}", file=str(model_file)) from exc
+    state = payload.get("model", payload) if isinstance(payload, dict) else None
+    if not isinstance(state, dict) or not state:
+        raise ModelError("the federated global model holds no state dict", file=str(model_file))
+    return state
+
+
+def export_global_model(model_file: str | os.PathLike[str], network: dict[str, Any],
+                        settings: dict[str, Any], server: SiteConfig,
+                        out: str | os.PathLike[str],
+                        gate_log: list[dict[str, Any]] | None = None) -> Path:
+    """Write ``out`` (the ``model train`` checkpoint format) from NVFlare's global model file.
+
+    Parameters
+    ----------
+    model_file : path
+        ``FL_global_model.pt`` written by the server's persistor.
+    network : dict
+        Constructor arguments of :class:`~sarcoma_xnat.models.networks.MultimodalSurvivalNet`.
+    settings : dict
+        The run's :class:`~sarcoma_xnat.fl.job.FLSettings` as a dict (kept in the meta).
+    server : SiteConfig
+        The server's curated data; the baselines and risk-group cuts are fitted on it.
+    out : path
+        Where to write ``model.pt``.
+    gate_log : list of dict, optional
+        The gate's per-round records; a summary goes into the meta.
+    """
+    from sarcoma_xnat.fl.checkpoint import save_checkpoint
+    from sarcoma_xnat.fl.dataset import load_cohort
+    from sarcoma_xnat.fl.site import open_archive
+    from sarcoma_xnat.fl.workflow import fit_baselines
+    from sarcoma_xnat.models.encoding import ENCODING_VERSION, FEATURE_NAMES
+    from sarcoma_xnat.models.networks import MultimodalSurvivalNet
+    from sarcoma_xnat.models.training import set_weights
+
+    model = MultimodalSurvivalNet(**network)
+    set_weights(model, _state_dict(Path(model_file)))
+    image_size = int(settings.get("image_size", 32))
+    cohort = load_cohort(open_archive(server.archive), server.project, server.resource,
+                         None if model.mode == "clinical" else image_size)
+    meta: dict[str, Any] = {
+        "preset": settings.get("preset"), "mode": model.mode, "image_size": image_size,
+        "encoding_version": ENCODING_VERSION, "feature_names": list(FEATURE_NAMES),
+        "train_config": dict(settings), "federated": True,
+        "baseline_data": {"project": server.project, "sessions": list(cohort.sessions)},
+        **fit_baselines(model, cohort.data)}
+    if gate_log is not None:
+        meta["gate"] = [{"round": r["round"], "merged": r["merged"],
+                         "accepted": [d["site"] for d in r["decisions"] if d["accepted"]],
+                         "rejected": [d["site"] for d in r["decisions"] if not d["accepted"]]}
+                        for r in gate_log]
+    model.eval()
+    return save_checkpoint(out, model, meta)
