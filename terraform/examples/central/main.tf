@@ -98,6 +98,8 @@ module "nvflare_server" {
   artifact_bucket_arn         = module.artifact_bucket.bucket_arn
   startup_kit_s3_key          = var.startup_kit_s3_key
   wheelhouse_prefix           = var.wheelhouse_prefix
+  validation_archive_prefix   = var.validation_archive_prefix
+  validation_project          = var.validation_project
   server_fqdn                 = var.server_fqdn
   fl_ports                    = var.fl_ports
   client_cidrs                = var.site_fl_cidrs

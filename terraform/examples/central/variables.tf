@@ -189,3 +189,15 @@ variable "logs_kms_key_arn" {
     error_message = "logs_kms_key_arn must be a KMS key ARN or null."
   }
 }
+
+variable "validation_archive_prefix" {
+  description = "Prefix in the artifact bucket with the server's validation archive (curated sessions for the FedAvg validation gate)."
+  type        = string
+  default     = "validation/"
+}
+
+variable "validation_project" {
+  description = "Project ID of the validation sessions inside that archive."
+  type        = string
+  default     = "VALIDATION"
+}

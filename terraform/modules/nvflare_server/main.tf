@@ -8,13 +8,16 @@ locals {
   read_objects = concat(
     ["${var.artifact_bucket_arn}/${var.startup_kit_s3_key}"],
     var.wheelhouse_prefix != null ? ["${var.artifact_bucket_arn}/${var.wheelhouse_prefix}*"] : [],
+    ["${var.artifact_bucket_arn}/${var.validation_archive_prefix}*"],
   )
   user_data = templatefile("${path.module}/templates/user-data.sh.tftpl", {
-    region            = var.region
-    bucket            = local.bucket_name
-    kit_s3_key        = var.startup_kit_s3_key
-    wheelhouse_prefix = var.wheelhouse_prefix
-    server_fqdn       = var.server_fqdn
+    region             = var.region
+    bucket             = local.bucket_name
+    kit_s3_key         = var.startup_kit_s3_key
+    wheelhouse_prefix  = var.wheelhouse_prefix
+    server_fqdn        = var.server_fqdn
+    validation_prefix  = var.validation_archive_prefix
+    validation_project = var.validation_project
   })
 }
 
@@ -84,6 +87,15 @@ resource "aws_iam_role_policy" "server" {
         Effect   = "Allow"
         Action   = ["s3:GetObject"]
         Resource = local.read_objects
+      },
+      {
+        Sid      = "ListValidationArchive"
+        Effect   = "Allow"
+        Action   = ["s3:ListBucket"]
+        Resource = [var.artifact_bucket_arn]
+        Condition = {
+          StringLike = { "s3:prefix" = ["${var.validation_archive_prefix}*"] }
+        }
       },
       {
         Sid      = "WriteGlobalModels"

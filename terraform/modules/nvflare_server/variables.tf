@@ -143,3 +143,25 @@ variable "wheelhouse_prefix" {
     error_message = "wheelhouse_prefix must be a key prefix ending in '/'."
   }
 }
+
+variable "validation_archive_prefix" {
+  description = "Prefix in the artifact bucket holding the server's validation data: a sarcoma-xnat local archive of curated (preprocessed, de-identified) sessions, synced to the server at boot for the FedAvg validation gate."
+  type        = string
+  default     = "validation/"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/$", var.validation_archive_prefix))
+    error_message = "validation_archive_prefix must be a key prefix ending in '/'."
+  }
+}
+
+variable "validation_project" {
+  description = "Project ID, inside the validation archive, of the sessions the validation gate scores updates on."
+  type        = string
+  default     = "VALIDATION"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", var.validation_project))
+    error_message = "validation_project must be an XNAT-style ID: letters, digits, '_', '-', '.'."
+  }
+}
