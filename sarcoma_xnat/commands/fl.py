@@ -37,8 +37,14 @@ def _job_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-drop", type=float, default=0.02,
                    help="largest tolerated drop of the server's validation C-index")
     p.add_argument("--fedbn", action="store_true", help="keep batch-norm statistics at the sites")
-    p.add_argument("--dp-clip", type=float, default=0.0, help="clip each update to this L2 norm")
-    p.add_argument("--dp-noise", type=float, default=0.0, help="Gaussian noise multiplier")
+    p.add_argument("--blend", action="store_true",
+                   help="train with gradient blending at the sites (off by default)")
+    p.add_argument("--dp-clip", type=float, default=0.0,
+                   help="differential privacy: an NVFlare task-result filter at each site clips "
+                        "the site's update to this L2 norm (0: off)")
+    p.add_argument("--dp-noise", type=float, default=0.0,
+                   help="std of the Gaussian noise the DP filter adds, in units of --dp-clip "
+                        "(needs --dp-clip; no privacy accounting)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -88,7 +94,7 @@ def _settings(args: argparse.Namespace):
                       clinical_hidden=args.clinical_hidden,
                       image_size=args.image_size, local_epochs=args.local_epochs, lr=args.lr,
                       merge_weight=args.merge_weight, max_drop=args.max_drop, fedbn=args.fedbn,
-                      dp_clip=args.dp_clip, dp_noise=args.dp_noise)
+                      blend=args.blend, dp_clip=args.dp_clip, dp_noise=args.dp_noise)
 
 
 def _sites(args: argparse.Namespace, n_default: int):
@@ -124,8 +130,9 @@ def run_simulate(args: argparse.Namespace) -> int:
     """Run the job in the simulator and print the gate's decisions."""
     from sarcoma_xnat.fl.runner import simulate
 
+    settings = _settings(args)  # checked before any synthetic site is made
     sites, server = _sites(args, 2)
-    _report(simulate(_settings(args), sites, server, args.workspace))
+    _report(simulate(settings, sites, server, args.workspace))
     return 0
 
 
@@ -135,9 +142,10 @@ def run_poc(args: argparse.Namespace) -> int:
 
     from sarcoma_xnat.fl.runner import run_poc as poc
 
+    settings = _settings(args)  # checked before any synthetic site is made
     sites, server = _sites(args, 3)
     started = time.time()
-    result = poc(_settings(args), sites, server, args.workspace)
+    result = poc(settings, sites, server, args.workspace)
     _report(result)
     print(f"POC run: {len(sites)} client processes + server, {time.time() - started:.0f} s")
     return 0

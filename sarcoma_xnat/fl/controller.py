@@ -4,6 +4,12 @@ Each round the global model goes to the sites; every returned update passes
 :class:`~sarcoma_xnat.fl.gate.ValidationGate`, scored on the server's own curated
 validation project (its location from the server's site configuration, name
 ``server``). Decisions are logged and appended to ``gate_log.json`` in the run folder.
+A site that sends a difference (``ParamsType.DIFF``, with differential privacy on) has it
+added back to the global model it was sent (:func:`full_weights`) before the gate sees it.
+Under FedBN (``fedbn=True``) the sites keep their batch-norm statistics and send updates
+without them; those keys, and only those, are filled from the current global model, so
+the global model's batch-norm statistics stay the persistor's initial ones (the export
+re-estimates them on the server's data). Without FedBN a missing key is rejected.
 """
 
 from __future__ import annotations
@@ -12,10 +18,27 @@ import json
 import os
 from typing import Any
 
-from nvflare.app_common.abstract.fl_model import FLModel
+from nvflare.app_common.abstract.fl_model import FLModel, ParamsType
 from nvflare.app_common.workflows.model_controller import ModelController
 
-__all__ = ["GatedFedAvg"]
+from sarcoma_xnat.fl.gate import apply_diff, fill_local_keys
+
+__all__ = ["GatedFedAvg", "full_weights"]
+
+
+def full_weights(global_params: dict[str, Any], result: FLModel,
+                 local_keys: str | None = None) -> dict[str, Any]:
+    """Return a site result's weights: its params, or the global model plus them if it sent a DIFF.
+
+    Keys matching the regular expression ``local_keys`` (FedBN: ``BN_PATTERN``) that the
+    site did not send are taken from ``global_params``
+    (:func:`~sarcoma_xnat.fl.gate.fill_local_keys`); other missing keys stay missing, and
+    the gate rejects the update.
+    """
+    params = result.params or {}
+    if params and result.params_type == ParamsType.DIFF:
+        params = apply_diff(global_params, params)
+    return fill_local_keys(global_params, params, local_keys)
 
 
 class GatedFedAvg(ModelController):
@@ -35,12 +58,16 @@ class GatedFedAvg(ModelController):
         Voxels per axis of the validation images.
     validation_site : str
         Name under which the server's data is configured.
+    fedbn : bool
+        The sites keep their batch-norm statistics (FedBN) and send updates without them;
+        the global model's statistics are used in their place. Without it, an update
+        lacking them is rejected like any other incomplete update.
     """
 
     def __init__(self, network: dict, num_clients: int = 2, num_rounds: int = 2,
                  merge_weight: float = 0.5, max_drop: float = 0.02, image_size: int = 32,
                  validation_site: str = "server", persistor_id: str = "persistor",
-                 task_name: str = "train") -> None:
+                 task_name: str = "train", fedbn: bool = False) -> None:
         super().__init__(persistor_id=persistor_id)
         self.network = network
         self.num_clients = num_clients
@@ -50,6 +77,7 @@ class GatedFedAvg(ModelController):
         self.image_size = image_size
         self.validation_site = validation_site
         self.task_name = task_name
+        self.fedbn = fedbn  # attribute named as the argument: NVFlare's job export reads it back
 
     def _scorer(self) -> Any:
         import torch
@@ -78,7 +106,9 @@ class GatedFedAvg(ModelController):
     def run(self) -> None:
         """Run the gated rounds."""
         from sarcoma_xnat.fl.gate import ValidationGate
+        from sarcoma_xnat.models.training import BN_PATTERN
 
+        local_keys = BN_PATTERN if self.fedbn else None
         gate = ValidationGate(self._scorer(), self.merge_weight, self.max_drop)
         model = self.load_model()
         model.start_round, model.total_rounds = 0, self.num_rounds
@@ -89,7 +119,7 @@ class GatedFedAvg(ModelController):
             model.current_round = round_
             results = self.send_model_and_wait(task_name=self.task_name, data=model,
                                                targets=self.sample_clients(self.num_clients))
-            updates = [(r.meta.get("client_name", "?"), r.params or {},
+            updates = [(r.meta.get("client_name", "?"), full_weights(model.params, r, local_keys),
                         float(r.meta.get("NUM_STEPS_CURRENT_ROUND", 1.0))) for r in results]
             new_params, record = gate.step(round_, model.params, updates)
             for d in record.decisions:

@@ -5,6 +5,12 @@ step also needs the network's configuration, the Breslow baseline hazards and th
 risk-group cut points. Those are estimated here on the server's own curated data
 (the gate's validation project): the only data the coordinating centre holds, so no
 site's data leaves the site for this either.
+
+Under FedBN the sites keep their own batch-norm running statistics and never send them,
+so the global model's statistics stay the persistor's initial ones (zero means, unit
+variances), not ones the model was trained with. Before the baselines are fitted, the
+exported model's batch-norm statistics are therefore re-estimated on the same server data
+(:func:`reestimate_bn_statistics`) and the meta says so (``bn_statistics``).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 from sarcoma_xnat.errors import ModelError
 from sarcoma_xnat.fl.site import SiteConfig
 
-__all__ = ["export_global_model"]
+__all__ = ["export_global_model", "reestimate_bn_statistics"]
 
 
 def _state_dict(model_file: Path) -> dict[str, Any]:
@@ -31,6 +37,42 @@ def _state_dict(model_file: Path) -> dict[str, Any]:
     if not isinstance(state, dict) or not state:
         raise ModelError("the federated global model holds no state dict", file=str(model_file))
     return state
+
+
+def reestimate_bn_statistics(model: Any, data: Any, batch_size: int = 64) -> int:
+    """Recompute ``model``'s batch-norm running statistics on ``data``; return how many layers.
+
+    Forward passes with only the batch-norm layers in training mode (dropout off), their
+    momentum set to None (a cumulative average over the batches) and no gradient: only
+    ``running_mean``, ``running_var`` and ``num_batches_tracked`` change. Batches are of
+    near-equal size (at most ``batch_size``). The model is left in evaluation mode.
+    """
+    import numpy as np
+    import torch
+
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not layers:
+        return 0
+    n = len(data)
+    if n < 2:
+        raise ModelError(f"need at least 2 subjects to re-estimate batch-norm statistics, got {n}")
+    momenta = [m.momentum for m in layers]
+    model.eval()
+    try:
+        for m in layers:
+            m.reset_running_stats()
+            m.momentum = None
+            m.train()
+        with torch.no_grad():
+            for idx in np.array_split(np.arange(n), -(-n // batch_size)):
+                clinical = torch.from_numpy(data.clinical[idx]) if model.clinical is not None else None
+                image = torch.from_numpy(data.image[idx]) if model.image is not None else None
+                model(clinical, image)
+    finally:
+        for m, momentum in zip(layers, momenta):
+            m.momentum = momentum
+        model.eval()
+    return len(layers)
 
 
 def export_global_model(model_file: str | os.PathLike[str], network: dict[str, Any],
@@ -67,11 +109,15 @@ def export_global_model(model_file: str | os.PathLike[str], network: dict[str, A
     image_size = int(settings.get("image_size", 32))
     cohort = load_cohort(open_archive(server.archive), server.project, server.resource,
                          None if model.mode == "clinical" else image_size)
+    bn_note = "as aggregated by the federation"
+    if settings.get("fedbn") and reestimate_bn_statistics(model, cohort.data):
+        bn_note = "re-estimated on server validation data (FedBN)"
     meta: dict[str, Any] = {
         "preset": settings.get("preset"), "mode": model.mode, "image_size": image_size,
         "encoding_version": ENCODING_VERSION, "feature_names": list(FEATURE_NAMES),
         "train_config": dict(settings), "federated": True,
         "baseline_data": {"project": server.project, "sessions": list(cohort.sessions)},
+        "bn_statistics": bn_note,
         **fit_baselines(model, cohort.data)}
     if gate_log is not None:
         meta["gate"] = [{"round": r["round"], "merged": r["merged"],

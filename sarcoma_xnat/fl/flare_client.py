@@ -2,13 +2,17 @@
 
 Shipped in the job's ``custom/`` folder and run by NVFlare's ``ClientAPIExecutor``.
 All logic lives in :class:`sarcoma_xnat.fl.trainer.SiteTrainer`; the site's data
-location comes from the site's own configuration, never from the job.
+location comes from the site's own configuration, never from the job. With
+``--send-diff`` (differential privacy on) the training result is the difference to the
+received model (``ParamsType.DIFF``), which the job's task-result filter clips and
+noises before it leaves the site; otherwise the full weights (``ParamsType.FULL``).
+With ``--fedbn`` nothing sent holds the site's batch-norm statistics.
 """
 
 from __future__ import annotations
 
 import nvflare.client as flare
-from nvflare.app_common.abstract.fl_model import FLModel
+from nvflare.app_common.abstract.fl_model import FLModel, ParamsType
 
 from sarcoma_xnat.fl.trainer import SiteTrainer, parse_client_args
 
@@ -18,20 +22,22 @@ def main() -> None:
     args = parse_client_args()
     flare.init()
     trainer = SiteTrainer(flare.get_site_name(), args)
-    last = None
+    params_type = ParamsType.DIFF if args.send_diff else ParamsType.FULL
     while flare.is_running():
         received = flare.receive()
         if received is None:
             break
-        if flare.is_submit_model():
-            flare.send(FLModel(params=last or received.params))
+        if flare.is_submit_model():  # full weights: refused by the DP filter when DP is on
+            flare.send(FLModel(params=trainer.shared(trainer.local_weights or received.params),
+                               params_type=ParamsType.FULL))
             continue
         metrics = trainer.evaluate(received.params)
         if flare.is_evaluate():
             flare.send(FLModel(metrics=metrics))
             continue
-        last, steps = trainer.train(received.params, received.current_round or 0)
-        flare.send(FLModel(params=last, metrics=metrics, meta={"NUM_STEPS_CURRENT_ROUND": steps}))
+        params, steps = trainer.train(received.params, received.current_round or 0)
+        flare.send(FLModel(params=params, params_type=params_type, metrics=metrics,
+                           meta={"NUM_STEPS_CURRENT_ROUND": steps}))
 
 
 if __name__ == "__main__":

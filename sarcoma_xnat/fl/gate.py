@@ -10,10 +10,19 @@ Each client update is checked before it can touch the global model:
 The accepted updates are averaged (weighted by local steps), merged the same way, and
 the merged model is scored once more; it replaces the global model only if it, too,
 stays within ``max_drop``. Every decision is returned so it can be logged.
+
+A site that sends a difference instead of weights (with differential privacy, see
+:mod:`.privacy`) makes it with :func:`weight_diff`; the server adds it back with
+:func:`apply_diff` before the gate sees it, so the checks above are the same.
+
+Under FedBN a site keeps its batch-norm statistics and sends an update without them; the
+server fills exactly those keys from the current global model (:func:`fill_local_keys`)
+before the gate sees the update. Any other missing key makes the update malformed.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -22,7 +31,8 @@ import numpy as np
 
 from sarcoma_xnat.errors import ModelError, SarcomaXnatError
 
-__all__ = ["GateDecision", "GateRound", "ValidationGate", "fedavg", "merge", "update_problem"]
+__all__ = ["GateDecision", "GateRound", "ValidationGate", "apply_diff", "fedavg", "fill_local_keys",
+           "merge", "update_problem", "weight_diff"]
 
 Weights = Mapping[str, Any]
 
@@ -57,6 +67,59 @@ def _np(weights: Weights) -> dict[str, np.ndarray]:
     return {k: np.asarray(v) for k, v in weights.items()}
 
 
+def weight_diff(new: Weights, reference: Weights) -> dict[str, np.ndarray]:
+    """Return ``new - reference`` per key, in each entry's own dtype (integers stay integers).
+
+    Float entries are subtracted in float64 and cast back; integer entries (batch-norm
+    counters) subtract exactly, so :func:`apply_diff` restores them exactly.
+    """
+    out = {}
+    for key, value in _np(new).items():
+        ref = np.asarray(reference[key])
+        if value.dtype.kind == "f":
+            out[key] = (value.astype(np.float64) - ref.astype(np.float64)).astype(value.dtype)
+        else:
+            out[key] = (value - ref).astype(value.dtype)
+    return out
+
+
+def apply_diff(reference: Weights, diff: Weights) -> dict[str, np.ndarray]:
+    """Return ``reference + diff`` per key of ``diff``, in the reference's dtype.
+
+    Entries whose key or shape the reference lacks, and non-integer differences of integer
+    entries, are passed through unchanged, so that :func:`update_problem` names them
+    instead of this failing or hiding a NaN in an integer.
+    """
+    ref_np, out = _np(reference), {}
+    for key, value in _np(diff).items():
+        ref = ref_np.get(key)
+        if ref is None or ref.shape != value.shape or (ref.dtype.kind != "f" and value.dtype.kind == "f"):
+            out[key] = value
+        elif ref.dtype.kind == "f":
+            out[key] = (ref.astype(np.float64) + value.astype(np.float64)).astype(ref.dtype)
+        else:
+            out[key] = (ref + value).astype(ref.dtype)
+    return out
+
+
+def fill_local_keys(reference: Weights, update: Weights, pattern: str | None) -> Weights:
+    """Return ``update`` with the keys it lacks that match ``pattern`` taken from ``reference``.
+
+    For keys a site keeps to itself (FedBN: batch-norm statistics, ``BN_PATTERN``), so the
+    global model keeps its own values for them. Missing keys that do not match
+    ``pattern`` stay missing, for :func:`update_problem` to name. ``update`` itself is
+    returned when nothing is filled (always when ``pattern`` is None or the update is
+    empty, which stays an empty update).
+    """
+    if not pattern or not update:
+        return update
+    regex = re.compile(pattern)
+    missing = [k for k in reference if k not in update and regex.search(k)]
+    if not missing:
+        return update
+    return {**update, **{k: np.asarray(reference[k]) for k in missing}}
+
+
 def update_problem(reference: Weights, update: Weights) -> str | None:
     """Return why ``update`` is malformed (keys, shapes, non-finite values), or None."""
     if not update:
@@ -70,6 +133,9 @@ def update_problem(reference: Weights, update: Weights) -> str | None:
             return f"shape of {key} is {arr.shape}, expected {np.asarray(reference[key]).shape}"
         if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
             return f"non-finite values in {key}"
+    missing = [k for k in reference if k not in update]
+    if missing:
+        return f"missing keys {missing[:3]}" + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
     return None
 
 

@@ -3,7 +3,11 @@
 Server: :class:`~sarcoma_xnat.fl.controller.GatedFedAvg` with a PyTorch persistor.
 Clients: :mod:`sarcoma_xnat.fl.flare_client` under NVFlare's ``ClientAPIExecutor``. The job
 holds training settings only; each site reads its data location from its own
-configuration (:mod:`sarcoma_xnat.fl.site`).
+configuration (:mod:`sarcoma_xnat.fl.site`). With ``dp_clip > 0`` every client's task
+results pass :class:`~sarcoma_xnat.fl.privacy.GaussianDPFilter` (an NVFlare task-result
+filter) and the client sends the difference to the received model for it to clip.
+With ``fedbn`` the sites keep their batch-norm statistics (they never send them) and the
+server fills them from the global model (:class:`~sarcoma_xnat.fl.controller.GatedFedAvg`).
 """
 
 from __future__ import annotations
@@ -12,20 +16,33 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from nvflare.app_common.app_constant import AppConstants
 from nvflare.app_common.executors.client_api_executor import ClientAPIExecutor
 from nvflare.job_config.base_fed_job import BaseFedJob
+from nvflare.job_config.defs import FilterType
 from nvflare.recipe.spec import Recipe
+
+from sarcoma_xnat.errors import ConfigurationError
 
 __all__ = ["FLSettings", "SurvivalFedRecipe"]
 
 #: the client script; its file name must be unique among the modules NVFlare copies into the
 #: job's ``custom/`` folder, because the client finds the script there by that name
 CLIENT_SCRIPT = Path(__file__).with_name("flare_client.py")
+#: the tasks a client can be given (ClientAPIExecutor's defaults); the DP filter covers them all
+CLIENT_TASKS = (AppConstants.TASK_TRAIN, AppConstants.TASK_VALIDATION, AppConstants.TASK_SUBMIT_MODEL)
 
 
 @dataclass
 class FLSettings:
-    """Settings of a federated run (no data locations, no credentials)."""
+    """Settings of a federated run (no data locations, no credentials).
+
+    ``dp_clip > 0`` turns on the differential-privacy task-result filter (update L2 norm
+    clipped to ``dp_clip``, Gaussian noise of std ``dp_noise · dp_clip``; no privacy
+    accounting); ``dp_noise`` without ``dp_clip`` is a configuration error. ``blend``
+    turns on gradient blending in local training (off by default, as in ``model train``);
+    ``fedbn`` keeps batch-norm statistics at the sites.
+    """
 
     name: str = "sarcoma-survival"
     num_clients: int = 2
@@ -37,13 +54,24 @@ class FLSettings:
     local_epochs: int = 1
     batch_size: int = 16
     lr: float = 1e-3
-    blend: bool = True
+    blend: bool = False
     fedbn: bool = False
     dp_clip: float = 0.0
     dp_noise: float = 0.0
     merge_weight: float = 0.5
     max_drop: float = 0.02
     threads: int = 1
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`~sarcoma_xnat.errors.ConfigurationError` for inconsistent DP settings."""
+        if self.dp_clip < 0 or self.dp_noise < 0:
+            raise ConfigurationError(f"--dp-clip and --dp-noise must be >= 0, "
+                                     f"got {self.dp_clip} and {self.dp_noise}")
+        if self.dp_noise > 0 and self.dp_clip <= 0:
+            raise ConfigurationError("--dp-noise needs --dp-clip: the noise is scaled to the clip norm")
 
     def network_args(self) -> dict[str, Any]:
         """Return the full constructor arguments of the network."""
@@ -59,12 +87,12 @@ class FLSettings:
                 "--image-size", str(self.image_size), "--local-epochs", str(self.local_epochs),
                 "--batch-size", str(self.batch_size), "--lr", str(self.lr),
                 "--threads", str(self.threads)]
-        if not self.blend:
-            args.append("--no-blend")
+        if self.blend:
+            args.append("--blend")
         if self.fedbn:
             args.append("--fedbn")
-        if self.dp_clip > 0:
-            args += ["--dp-clip", str(self.dp_clip), "--dp-noise", str(self.dp_noise)]
+        if self.dp_clip > 0:  # the DP filter clips a difference; its settings stay in the filter
+            args.append("--send-diff")
         return " ".join(args)  # NVFlare splits script arguments on whitespace
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,16 +107,20 @@ class SurvivalFedRecipe(Recipe):
         from nvflare.app_opt.pt.job_config.model import PTModel
 
         from sarcoma_xnat.fl.controller import GatedFedAvg
+        from sarcoma_xnat.fl.privacy import GaussianDPFilter
         from sarcoma_xnat.models.networks import MultimodalSurvivalNet
 
+        settings.validate()
         self.settings = settings
         network = settings.network_args()
         job = BaseFedJob(name=settings.name, min_clients=settings.num_clients,
                          key_metric="c_index", key_metric_mode="max")
         job.to_server(PTModel(model=MultimodalSurvivalNet(**network)), id="persistor")
-        job.to_server(GatedFedAvg(network=network, num_clients=settings.num_clients,
-                                  num_rounds=settings.num_rounds, merge_weight=settings.merge_weight,
-                                  max_drop=settings.max_drop, image_size=settings.image_size))
+        controller = GatedFedAvg(network=network, num_clients=settings.num_clients,
+                                 num_rounds=settings.num_rounds, merge_weight=settings.merge_weight,
+                                 max_drop=settings.max_drop, image_size=settings.image_size,
+                                 fedbn=settings.fedbn)
+        job.to_server(controller)
         # The script is shipped in custom/ and named by its file name: NVFlare's ScriptRunner
         # writes an absolute path into the client config, which exists only where the job was
         # built; where under custom/ the copy lands depends on the submitter's sys.path.
@@ -96,4 +128,9 @@ class SurvivalFedRecipe(Recipe):
                                          task_script_args=settings.client_args(),
                                          params_exchange_format="numpy"), tasks=["*"])
         job.to_clients(str(CLIENT_SCRIPT))
+        if settings.dp_clip > 0:
+            # task names, not "*": NVFlare 2.9 matches filter chains by exact task name only
+            tasks = [controller.task_name, *(t for t in CLIENT_TASKS if t != controller.task_name)]
+            job.to_clients(GaussianDPFilter(clip=settings.dp_clip, noise_multiplier=settings.dp_noise),
+                           filter_type=FilterType.TASK_RESULT, tasks=tasks)
         Recipe.__init__(self, job)

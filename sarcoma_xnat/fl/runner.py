@@ -60,6 +60,13 @@ def _site_file(workspace: Path, sites: list[SiteConfig], server: SiteConfig) -> 
     return write_site_config(workspace / "site-config.json", [*sites, server])
 
 
+def _check_status(job: str, status: str | None, logs: str, where: Path) -> None:
+    """Raise :class:`ModelError` when a job's final status says it failed (exception or abort)."""
+    status = str(status or "")
+    if "EXCEPTION" in status or "ABORT" in status:
+        raise ModelError(f"{job} ended with status {status}; {logs}", file=str(where))
+
+
 def simulate(settings: FLSettings, sites: list[SiteConfig], server: SiteConfig,
              workspace: Path) -> FLResult:
     """Run ``settings`` in NVFlare's in-process simulator with one client per site config."""
@@ -72,9 +79,23 @@ def simulate(settings: FLSettings, sites: list[SiteConfig], server: SiteConfig,
     recipe = SurvivalFedRecipe(settings)
     env = SimEnv(clients=[s.site for s in sites], num_threads=len(sites),
                  workspace_root=str(workspace / "simulation"))
-    run = recipe.execute(env)
-    run.get_result()
-    return _export(collect(workspace / "simulation"), settings, server, workspace / "model.pt")
+    run_dir = workspace / "simulation" / settings.name
+    try:
+        run = recipe.execute(env)
+    except RuntimeError:
+        # SimEnv has no job status (get_status() is None): a failed job (a site or the
+        # server raised, the run was aborted) shows only as a non-zero return code of the
+        # simulator, which SimEnv raises as RuntimeError
+        if not getattr(env, "last_run_failed", False):
+            raise
+        run, status = None, "EXCEPTION (non-zero simulator return code)"
+    if run is not None:
+        run.get_result()
+        status = run.get_status()
+    _check_status("the simulated federated job", status,
+                  f"the server log is {run_dir / 'server' / 'log.txt'}, each site's log "
+                  f"<site>/log.txt and <site>/error_log.txt under {run_dir}", run_dir)
+    return _export(collect(run_dir), settings, server, workspace / "model.pt")
 
 
 def run_poc(settings: FLSettings, sites: list[SiteConfig], server: SiteConfig, workspace: Path,
@@ -98,10 +119,8 @@ def run_poc(settings: FLSettings, sites: list[SiteConfig], server: SiteConfig, w
         keep = workspace / "result"
         shutil.rmtree(keep, ignore_errors=True)
         shutil.copytree(result_dir, keep)
-        status = str(run.get_status() or "")
-        if "EXCEPTION" in status or "ABORT" in status:
-            raise ModelError(f"POC job ended with status {status}; the server log is in {keep} "
-                             f"and the sites' logs under {workspace / 'poc'}", file=str(keep))
+        _check_status("the POC job", run.get_status(),
+                      f"the server log is in {keep} and the sites' logs under {workspace / 'poc'}", keep)
         return _export(collect(keep), settings, server, workspace / "model.pt")
     finally:
         try:

@@ -1,7 +1,12 @@
-"""One site's side of a federated round: load its own curated data, train, evaluate, and protect.
+"""One site's side of a federated round: load its own curated data, train and evaluate.
 
 The NVFlare client script only loops receive → :meth:`SiteTrainer.train` → send;
-everything else lives here so that it can be tested without NVFlare.
+everything else lives here so that it can be tested without NVFlare. With
+``--send-diff`` (set by the job when differential privacy is on) the trainer returns the
+difference to the received model, which NVFlare's task-result filter
+(:class:`~sarcoma_xnat.fl.privacy.GaussianDPFilter`) clips and noises before it leaves
+the site. With ``--fedbn`` the batch-norm running statistics stay at the site: received
+ones are ignored and none are sent (the server fills them from its global model).
 """
 
 from __future__ import annotations
@@ -13,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from sarcoma_xnat.errors import ConfigurationError
 from sarcoma_xnat.fl.dataset import load_cohort
+from sarcoma_xnat.fl.gate import weight_diff
 from sarcoma_xnat.fl.site import SiteConfig, open_archive, site_config
 
-__all__ = ["SiteTrainer", "dp_filter", "parse_client_args"]
+__all__ = ["SiteTrainer", "parse_client_args"]
 
 log = logging.getLogger(__name__)
 
@@ -33,30 +38,15 @@ def parse_client_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--local-epochs", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--no-blend", action="store_true")
-    p.add_argument("--fedbn", action="store_true", help="keep batch-norm statistics local")
-    p.add_argument("--dp-clip", type=float, default=0.0, help="clip the update's L2 norm (0: off)")
-    p.add_argument("--dp-noise", type=float, default=0.0, help="Gaussian noise multiplier (x clip)")
+    p.add_argument("--blend", action="store_true",
+                   help="gradient blending in local training (multimodal only; off by default)")
+    p.add_argument("--fedbn", action="store_true",
+                   help="keep batch-norm statistics local: ignore received ones, never send them")
+    p.add_argument("--send-diff", action="store_true",
+                   help="send the difference to the received model (for the DP task-result filter)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
-
-
-def dp_filter(update: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray], clip: float,
-              noise: float, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Clip the difference ``update - reference`` to L2 norm ``clip`` and add N(0, (noise·clip)²).
-
-    Integer entries (batch-norm counters) are passed through untouched.
-    """
-    floats = [k for k, v in update.items() if np.asarray(v).dtype.kind == "f"]
-    diff = {k: np.asarray(update[k], np.float64) - np.asarray(reference[k], np.float64) for k in floats}
-    norm = float(np.sqrt(sum(float((d ** 2).sum()) for d in diff.values())))
-    scale = min(1.0, clip / norm) if norm > 0 else 1.0
-    out = {k: np.asarray(v) for k, v in update.items()}
-    for k, d in diff.items():
-        noisy = d * scale + rng.normal(0.0, noise * clip, d.shape)
-        out[k] = (np.asarray(reference[k], np.float64) + noisy).astype(np.asarray(update[k]).dtype)
-    return out
 
 
 class SiteTrainer:
@@ -87,9 +77,9 @@ class SiteTrainer:
                                   self.config.resource, args.image_size if needs_images else None)
         self.data = self.cohort.data
         self.train_config = TrainConfig(epochs=args.local_epochs, batch_size=args.batch_size,
-                                        lr=args.lr, blend=not args.no_blend, seed=args.seed)
-        self.rng = np.random.default_rng(args.seed)
+                                        lr=args.lr, blend=args.blend, seed=args.seed)
         self.poison = self.config.debug_poison
+        self.local_weights: dict[str, np.ndarray] | None = None
         log.info("site %s: %d curated sessions from project %s (%d skipped)", site,
                  len(self.cohort.sessions), self.config.project, len(self.cohort.skipped))
 
@@ -97,6 +87,21 @@ class SiteTrainer:
         from sarcoma_xnat.models.training import BN_PATTERN, set_weights
 
         set_weights(self.model, weights, exclude=BN_PATTERN if self.args.fedbn else None)
+
+    def shared(self, weights: Mapping[str, Any]) -> dict[str, Any]:
+        """Return ``weights`` without what stays at the site.
+
+        With ``--fedbn`` that is every key matching ``BN_PATTERN`` (batch-norm running
+        statistics and counters); otherwise nothing.
+        """
+        if not self.args.fedbn:
+            return dict(weights)
+        import re
+
+        from sarcoma_xnat.models.training import BN_PATTERN
+
+        local = re.compile(BN_PATTERN)
+        return {k: v for k, v in weights.items() if not local.search(k)}
 
     def evaluate(self, weights: Mapping[str, Any]) -> dict[str, float]:
         """Return the received model's C-index on this site's data (before local training)."""
@@ -106,20 +111,26 @@ class SiteTrainer:
         return {k: v for k, v in evaluate(self.model, self.data).items() if k.startswith("c_index")}
 
     def train(self, weights: Mapping[str, Any], round_: int = 0) -> tuple[dict[str, np.ndarray], int]:
-        """Train locally from ``weights``; return the weights to send and the number of steps."""
+        """Train locally from ``weights``; return what to send and the number of steps.
+
+        What is sent is the trained weights, or with ``--send-diff`` their difference to
+        ``weights`` (see :func:`~sarcoma_xnat.fl.gate.weight_diff`); with ``--fedbn`` without
+        the batch-norm statistics (:meth:`shared`). The full trained weights stay in
+        :attr:`local_weights`. A ``debug_poison`` site corrupts its
+        trained weights before the difference is taken, as a faulty site would.
+        """
         from sarcoma_xnat.models.training import fit, get_weights
 
         self._load(weights)
-        reference = get_weights(self.model)
         self.train_config.seed = self.args.seed + 1000 * round_
         history = fit(self.model, self.data, self.train_config)
         out = get_weights(self.model)
-        if self.args.dp_clip > 0:
-            out = dp_filter(out, reference, self.args.dp_clip, self.args.dp_noise, self.rng)
-        elif self.args.dp_noise > 0:
-            raise ConfigurationError("--dp-noise needs --dp-clip")
         if self.poison == "nan":
             out = {k: np.full_like(v, np.nan) if v.dtype.kind == "f" else v for k, v in out.items()}
         elif self.poison == "flip":
             out = {k: -v if v.dtype.kind == "f" else v for k, v in out.items()}
+        self.local_weights = out
+        out = self.shared(out)
+        if self.args.send_diff:
+            out = weight_diff(out, weights)
         return out, int(history["steps"])

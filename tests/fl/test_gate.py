@@ -79,3 +79,69 @@ def test_gate_rejects_sign_flipped_survival_model() -> None:
     flipped = {k: -v if v.dtype.kind == "f" else v for k, v in trained.items()}
     _, record = ValidationGate(score, max_drop=0.02).step(1, trained, [("site-bad", flipped, 5)])
     assert not record.decisions[0].accepted
+
+
+def test_missing_keys_are_named_and_only_local_keys_are_filled() -> None:
+    from sarcoma_xnat.fl.gate import fill_local_keys
+    from sarcoma_xnat.models.training import BN_PATTERN
+
+    ref = {"fc.weight": np.ones(3), "bn.running_mean": np.zeros(3), "bn.running_var": np.ones(3),
+           "bn.num_batches_tracked": np.array(7), "bn.weight": np.ones(3)}
+    trained = {"fc.weight": np.full(3, 2.0), "bn.weight": np.full(3, 0.5)}  # a FedBN update
+    assert "missing keys ['bn.running_mean', 'bn.running_var', 'bn.num_batches_tracked']" \
+        == update_problem(ref, trained)
+    filled = fill_local_keys(ref, trained, BN_PATTERN)
+    assert update_problem(ref, filled) is None and set(filled) == set(ref)
+    for key in ("bn.running_mean", "bn.running_var", "bn.num_batches_tracked"):
+        np.testing.assert_array_equal(filled[key], ref[key])
+    assert filled["fc.weight"] is trained["fc.weight"]
+    assert fill_local_keys(ref, trained, None) is trained
+    # a trainable parameter, even of a batch-norm layer, is never filled
+    partial = fill_local_keys(ref, {"fc.weight": np.ones(3)}, BN_PATTERN)
+    assert update_problem(ref, partial) == "missing keys ['bn.weight']"
+    assert update_problem(ref, fill_local_keys(ref, {}, BN_PATTERN)) == "empty update"
+    many = {f"w{i}": np.zeros(1) for i in range(5)}
+    assert update_problem(many, {"w0": np.zeros(1)}) == "missing keys ['w1', 'w2', 'w3'] and 1 more"
+
+
+def test_server_fills_fedbn_statistics_from_the_global_model_only_under_fedbn() -> None:
+    """FedBN sites send no BN statistics: filled from the global model, which keeps its own."""
+    pytest.importorskip("nvflare")
+    from nvflare.app_common.abstract.fl_model import FLModel, ParamsType
+
+    from sarcoma_xnat.fl.controller import full_weights
+    from sarcoma_xnat.fl.gate import weight_diff
+    from sarcoma_xnat.models.training import BN_PATTERN
+
+    current = {"w": np.array([0.5, -1.0, 1.5], np.float32),
+               "bn.running_mean": np.array([0.25, -0.5], np.float32),
+               "bn.running_var": np.array([1.5, 0.75], np.float32),
+               "bn.num_batches_tracked": np.array(3, np.int64)}
+    trained = {"w": np.array([0.9, -1.9, 2.8], np.float32)}  # what a FedBN site sends
+    sent = {"full": FLModel(params=trained, params_type=ParamsType.FULL),
+            "diff": FLModel(params=weight_diff(trained, current), params_type=ParamsType.DIFF)}
+    target = {"w": np.array([1.0, -2.0, 3.0])}
+    gate = ValidationGate(_score_towards(target), merge_weight=0.5, max_drop=0.1)
+    for kind, result in sent.items():
+        update = full_weights(current, result, BN_PATTERN)
+        assert set(update) == set(current), kind
+        np.testing.assert_allclose(update["w"], trained["w"], rtol=0, atol=1e-6)
+        new, record = gate.step(0, current, [("site-1", update, 10), ("site-2", update, 30)])
+        assert record.decisions[0].accepted and record.merged, kind
+        for key in ("bn.running_mean", "bn.running_var", "bn.num_batches_tracked"):
+            assert new[key].dtype == current[key].dtype
+            np.testing.assert_array_equal(new[key], current[key])  # nothing from the sites
+        assert not np.allclose(new["w"], current["w"])
+
+        # without FedBN the same update is incomplete and rejected with the reason
+        plain = full_weights(current, result)
+        assert "bn.running_mean" not in plain
+        new, record = gate.step(0, current, [("site-1", plain, 10)])
+        assert not record.decisions[0].accepted and not record.merged
+        assert record.decisions[0].reason.startswith("missing keys ['bn.running_mean'")
+        # under FedBN a missing trainable key is still rejected
+        partial = full_weights(current, FLModel(params={"bn.running_mean": current["bn.running_mean"]},
+                                                params_type=ParamsType.FULL), BN_PATTERN)
+        _, record = gate.step(0, current, [("site-1", partial, 10)])
+        assert not record.decisions[0].accepted
+        assert record.decisions[0].reason == "missing keys ['w']"

@@ -27,3 +27,80 @@ def test_exported_job_names_the_shipped_client_script(tmp_path: Path) -> None:
     assert all(p.name != CLIENT_SCRIPT.name for p in (app / "custom").rglob("*.py") if p != shipped[0])
     for name in ("config_fed_server.json", "config_fed_client.json"):  # no data locations in a job
         assert "archive" not in (app / "config" / name).read_text()
+
+
+def _client_config(settings, tmp_path: Path) -> dict:
+    from sarcoma_xnat.fl.job import SurvivalFedRecipe
+
+    SurvivalFedRecipe(settings).export(str(tmp_path))
+    app = next(tmp_path.glob("*/app*"))
+    return json.loads((app / "config" / "config_fed_client.json").read_text())
+
+
+def test_dp_filter_is_a_task_result_filter_on_every_client(tmp_path: Path) -> None:
+    from sarcoma_xnat.fl.job import FLSettings
+
+    config = _client_config(FLSettings(mode="clinical", dp_clip=2.0, dp_noise=0.5), tmp_path / "dp")
+    (entry,) = config["task_result_filters"]
+    # named tasks: NVFlare 2.9 does not expand "*" for filter chains (it would never run)
+    assert sorted(entry["tasks"]) == ["submit_model", "train", "validate"]
+    (dp,) = entry["filters"]
+    assert dp["path"] == "sarcoma_xnat.fl.privacy.GaussianDPFilter"
+    assert dp["args"] == {"clip": 2.0, "noise_multiplier": 0.5}
+    assert not config["task_data_filters"]
+    args = config["executors"][0]["executor"]["args"]["task_script_args"].split()
+    assert "--send-diff" in args and not any(a.startswith("--dp") for a in args)
+
+    plain = _client_config(FLSettings(mode="clinical"), tmp_path / "plain")
+    assert not plain["task_result_filters"]
+    assert "--send-diff" not in plain["executors"][0]["executor"]["args"]["task_script_args"]
+
+
+def test_dp_noise_without_clip_is_a_configuration_error() -> None:
+    from sarcoma_xnat.errors import ConfigurationError
+    from sarcoma_xnat.fl.job import FLSettings, SurvivalFedRecipe
+
+    with pytest.raises(ConfigurationError, match="--dp-noise needs --dp-clip"):
+        FLSettings(dp_noise=1.0)
+    with pytest.raises(ConfigurationError, match=">= 0"):
+        FLSettings(dp_clip=-1.0)
+    settings = FLSettings(mode="clinical")
+    settings.dp_noise = 1.0  # changed after construction: the recipe checks again
+    with pytest.raises(ConfigurationError, match="--dp-noise needs --dp-clip"):
+        SurvivalFedRecipe(settings)
+
+
+def test_cli_refuses_dp_noise_without_clip_before_making_sites(tmp_path: Path, capsys) -> None:
+    from sarcoma_xnat.cli import main
+
+    rc = main(["fl", "simulate", "--synthetic", "4", "--dp-noise", "1", "--workspace",
+               str(tmp_path / "ws")])
+    assert rc != 0
+    assert "--dp-noise needs --dp-clip" in capsys.readouterr().err
+    assert not (tmp_path / "ws" / "archives").exists()
+
+
+def _server_controller(settings, tmp_path: Path) -> dict:
+    from sarcoma_xnat.fl.job import SurvivalFedRecipe
+
+    SurvivalFedRecipe(settings).export(str(tmp_path))
+    app = next(tmp_path.glob("*/app*"))
+    config = json.loads((app / "config" / "config_fed_server.json").read_text())
+    (controller,) = [w for w in config["workflows"] if w["path"].endswith(".GatedFedAvg")]
+    return controller["args"]
+
+
+def test_fedbn_reaches_the_server_and_blending_is_opt_in(tmp_path: Path) -> None:
+    from sarcoma_xnat.fl.controller import GatedFedAvg
+    from sarcoma_xnat.fl.job import FLSettings
+
+    assert FLSettings().blend is False and FLSettings().fedbn is False
+    plain = FLSettings(mode="clinical")
+    assert "--blend" not in plain.client_args().split() and "--fedbn" not in plain.client_args().split()
+    assert not _server_controller(plain, tmp_path / "plain").get("fedbn", False)
+    assert GatedFedAvg(network={}).fedbn is False
+
+    settings = FLSettings(mode="clinical", fedbn=True, blend=True)
+    args = settings.client_args().split()
+    assert "--blend" in args and "--fedbn" in args and "--no-blend" not in args
+    assert _server_controller(settings, tmp_path / "fedbn")["fedbn"] is True
