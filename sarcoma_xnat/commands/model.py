@@ -35,7 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--no-blend", action="store_true", help="turn gradient blending off")
+    t.add_argument("--blend", action="store_true",
+                   help="train with gradient blending (auxiliary clinical/image heads; off by default)")
+    t.add_argument("--ensemble", type=int, default=3,
+                   help="networks trained from different seeds and averaged (1: a single network)")
     t.add_argument("--test-fraction", type=float, default=0.25)
     t.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the CIs")
     t.add_argument("--seed", type=int, default=0)
@@ -85,9 +88,9 @@ def run_train(args: argparse.Namespace) -> int:
                          image_size=None if args.mode == "clinical" else args.image_size)
     train_idx, test_idx = split_indices(cohort.data.os_event, args.test_fraction, args.seed)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                         blend=not args.no_blend, seed=args.seed)
+                         blend=args.blend, seed=args.seed)
     trained = train_model(cohort.data.subset(train_idx), args.preset, args.mode, config,
-                          args.image_size, args.clinical_hidden)
+                          args.image_size, args.clinical_hidden, ensemble=args.ensemble)
     trained.meta.update(project=args.project, train_sessions=[cohort.sessions[i] for i in train_idx])
     args.out.mkdir(parents=True, exist_ok=True)
     save_checkpoint(args.out / "model.pt", trained.model, trained.meta)

@@ -37,7 +37,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
 
     import torch
 
-    from sarcoma_xnat.models.networks import MultimodalSurvivalNet
+    from sarcoma_xnat.models.ensemble import network_from_config
 
     path = Path(path)
     if not path.is_file():
@@ -56,7 +56,11 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
         info = json.loads(sidecar.read_text())
         network, meta = info["network"], info.get("meta", {})
         state = payload.get("model", payload) if isinstance(payload, dict) else payload
-    model = MultimodalSurvivalNet(**network)
+    try:
+        model = network_from_config(network)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"the network configuration in the model file is invalid: {exc}",
+                         file=str(path)) from exc
     try:
         model.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
     except RuntimeError as exc:

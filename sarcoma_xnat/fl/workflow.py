@@ -19,6 +19,7 @@ __all__ = ["RISK_GROUPS", "TrainedModel", "evaluate_model", "fit_baselines", "sp
 
 log = logging.getLogger(__name__)
 RISK_GROUPS = ("low risk", "intermediate risk", "high risk")
+_SEED_STRIDE = 7919  # seed offset between ensemble members
 
 
 @dataclass
@@ -56,22 +57,38 @@ def fit_baselines(model: Any, data: SurvivalArrays) -> dict[str, Any]:
 
 
 def train_model(data: SurvivalArrays, preset: str = "tiny", mode: str = "multimodal",
-                config: Any = None, image_size: int = 32, clinical_hidden: int = 32) -> TrainedModel:
-    """Build a network of ``preset``/``mode``, train it on ``data`` and attach baselines."""
+                config: Any = None, image_size: int = 32, clinical_hidden: int = 32,
+                ensemble: int = 1) -> TrainedModel:
+    """Build a network of ``preset``/``mode``, train it on ``data`` and attach baselines.
+
+    With ``ensemble`` > 1, that many networks are trained from different seeds on the
+    same data and returned as one :class:`~sarcoma_xnat.models.ensemble.SurvivalEnsemble`.
+    """
+    from dataclasses import replace
+
     from sarcoma_xnat.models.encoding import ENCODING_VERSION, FEATURE_NAMES
+    from sarcoma_xnat.models.ensemble import SurvivalEnsemble
     from sarcoma_xnat.models.networks import build_network
     from sarcoma_xnat.models.training import TrainConfig, fit
 
     import torch
 
+    if ensemble < 1:
+        raise InputDataError(f"ensemble size must be at least 1, got {ensemble}")
     config = config or TrainConfig()
-    torch.manual_seed(config.seed)
-    model = build_network(preset, mode=mode, n_clinical=data.clinical.shape[1],
-                          clinical_hidden=clinical_hidden)
-    history = fit(model, data, config)
-    meta = {"preset": preset, "mode": mode, "image_size": image_size,
+    members, histories = [], []
+    for k in range(ensemble):
+        member_config = replace(config, seed=config.seed + _SEED_STRIDE * k)
+        torch.manual_seed(member_config.seed)
+        member = build_network(preset, mode=mode, n_clinical=data.clinical.shape[1],
+                               clinical_hidden=clinical_hidden)
+        histories.append(fit(member, data, member_config))
+        members.append(member)
+    model = members[0] if ensemble == 1 else SurvivalEnsemble(members)
+    meta = {"preset": preset, "mode": mode, "image_size": image_size, "ensemble_size": ensemble,
             "encoding_version": ENCODING_VERSION, "feature_names": list(FEATURE_NAMES),
-            "train_config": config.to_dict(), "history": history, "n_train": len(data),
+            "train_config": config.to_dict(),
+            "history": histories[0] if ensemble == 1 else histories, "n_train": len(data),
             **fit_baselines(model, data)}
     return TrainedModel(model, meta)
 

@@ -3,14 +3,15 @@
 Each head (fused, clinical-only, image-only) is weighted in proportion to
 ``ΔG / ΔO²``: its generalisation gain on a validation split over a "super-epoch"
 divided by the square of the growth of its overfitting (validation minus training
-loss) over the same span. Weights are normalised to sum to one.
+loss) over the same span. Weights are normalised to sum to one. On small validation
+splits one estimate is noisy, so :func:`smooth_weights` mixes it into the previous weights.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["blend_weights", "uniform_weights"]
+__all__ = ["blend_weights", "smooth_weights", "uniform_weights"]
 
 
 def uniform_weights(heads: tuple[str, ...]) -> dict[str, float]:
@@ -45,3 +46,13 @@ def blend_weights(train_before: Mapping[str, float], train_after: Mapping[str, f
     weights = {h: max(v / total, floor) for h, v in raw.items()}
     norm = sum(weights.values())
     return {h: v / norm for h, v in weights.items()}
+
+
+def smooth_weights(previous: Mapping[str, float], estimate: Mapping[str, float],
+                   momentum: float) -> dict[str, float]:
+    """Return ``momentum · previous + (1 − momentum) · estimate``, renormalised to sum to one."""
+    if not 0.0 <= momentum < 1.0:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+    mixed = {h: momentum * previous.get(h, 0.0) + (1.0 - momentum) * estimate[h] for h in estimate}
+    total = sum(mixed.values())
+    return {h: v / total for h, v in mixed.items()}

@@ -23,7 +23,8 @@ def model_file(curated_site: LocalArchive, tmp_path_factory: pytest.TempPathFact
     from sarcoma_xnat.models.training import TrainConfig
 
     data = load_cohort(curated_site, "SITEA", image_size=32).data
-    trained = train_model(data, "tiny", "multimodal", TrainConfig(epochs=1, batch_size=24), 32)
+    trained = train_model(data, "tiny", "multimodal", TrainConfig(epochs=1, batch_size=24), 32,
+                          ensemble=2)  # an ensemble, as `model train` writes by default
     return save_checkpoint(tmp_path_factory.mktemp("model") / "model.pt", trained.model, trained.meta)
 
 
