@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--blend", action="store_true",
                    help="train with gradient blending (auxiliary clinical/image heads; off by default)")
     t.add_argument("--ensemble", type=int, default=3,
-                   help="networks trained from different seeds and averaged (1: a single network)")
+                   help="train this many networks from different seeds and average them")
     t.add_argument("--test-fraction", type=float, default=0.25)
     t.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the CIs")
     t.add_argument("--seed", type=int, default=0)

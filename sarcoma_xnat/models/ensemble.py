@@ -1,8 +1,9 @@
 """A seed ensemble of survival networks: the mean of the members' log-hazards.
 
-On a cohort of a few hundred subjects one network's image branch depends a lot on its
-random start (benchmarks/prognosis_synthetic.py); averaging the log-hazards of a few
-networks trained from different seeds on the same data removes much of that variance.
+On a cohort of a few hundred subjects one network's test C-index moves by a few
+hundredths with its random start; averaging the log-hazards of networks trained from
+different seeds on the same data reduces that spread (``model train`` trains three by
+default; benchmarks/prognosis_synthetic.py compares one network with the ensemble).
 The ensemble behaves like one :class:`~sarcoma_xnat.models.networks.MultimodalSurvivalNet`
 for prediction, checkpoints and the ``prognosis`` step.
 """

@@ -24,7 +24,7 @@ def model_file(curated_site: LocalArchive, tmp_path_factory: pytest.TempPathFact
 
     data = load_cohort(curated_site, "SITEA", image_size=32).data
     trained = train_model(data, "tiny", "multimodal", TrainConfig(epochs=1, batch_size=24), 32,
-                          ensemble=2)  # an ensemble, as `model train` writes by default
+                          ensemble=2)  # `model train` writes an ensemble by default
     return save_checkpoint(tmp_path_factory.mktemp("model") / "model.pt", trained.model, trained.meta)
 
 
