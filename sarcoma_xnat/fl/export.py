@@ -50,6 +50,8 @@ def reestimate_bn_statistics(model: Any, data: Any, batch_size: int = 64) -> int
     import numpy as np
     import torch
 
+    from sarcoma_xnat.models.training import model_inputs
+
     layers = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     if not layers:
         return 0
@@ -65,9 +67,7 @@ def reestimate_bn_statistics(model: Any, data: Any, batch_size: int = 64) -> int
             m.train()
         with torch.no_grad():
             for idx in np.array_split(np.arange(n), -(-n // batch_size)):
-                clinical = torch.from_numpy(data.clinical[idx]) if model.clinical is not None else None
-                image = torch.from_numpy(data.image[idx]) if model.image is not None else None
-                model(clinical, image)
+                model(*model_inputs(model, data, idx))
     finally:
         for m, momentum in zip(layers, momenta):
             m.momentum = momentum

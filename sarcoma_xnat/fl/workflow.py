@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from sarcoma_xnat.errors import InputDataError
+from sarcoma_xnat.errors import ConfigurationError, InputDataError
 from sarcoma_xnat.models.metrics import bootstrap_ci, harrell_c, uno_c
 from sarcoma_xnat.models.survival import ENDPOINTS, BreslowBaseline, SurvivalArrays
 
@@ -74,7 +74,7 @@ def train_model(data: SurvivalArrays, preset: str = "tiny", mode: str = "multimo
     import torch
 
     if ensemble < 1:
-        raise InputDataError(f"ensemble size must be at least 1, got {ensemble}")
+        raise ConfigurationError(f"ensemble size must be at least 1, got {ensemble}")
     config = config or TrainConfig()
     members, histories = [], []
     for k in range(ensemble):

@@ -18,8 +18,8 @@ from sarcoma_xnat.models.metrics import harrell_c
 from sarcoma_xnat.models.networks import MultimodalSurvivalNet
 from sarcoma_xnat.models.survival import ENDPOINTS, SurvivalArrays
 
-__all__ = ["BN_PATTERN", "TrainConfig", "augment_volumes", "evaluate", "fit", "get_weights", "predict",
-           "set_weights"]
+__all__ = ["BN_PATTERN", "TrainConfig", "augment_volumes", "evaluate", "fit", "get_weights",
+           "model_inputs", "predict", "set_weights"]
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,9 @@ class TrainConfig:
         return asdict(self)
 
 
-def _inputs(model: MultimodalSurvivalNet, data: SurvivalArrays,
-            index: np.ndarray) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+def model_inputs(model: MultimodalSurvivalNet, data: SurvivalArrays,
+                 index: np.ndarray) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Return the (clinical, image) tensors of rows ``index`` that ``model``'s branches take."""
     clinical = torch.from_numpy(data.clinical[index]) if model.clinical is not None else None
     image = None
     if model.image is not None:
@@ -107,7 +108,7 @@ def _full_losses(model: MultimodalSurvivalNet, data: SurvivalArrays,
     model.eval()
     with torch.no_grad():
         idx = np.arange(len(data))
-        out = model(*_inputs(model, data, idx), aux=True)
+        out = model(*model_inputs(model, data, idx), aux=True)
         return {h: float(v) for h, v in _head_losses(out, data, idx, config).items()}
 
 
@@ -141,7 +142,7 @@ def fit(model: MultimodalSurvivalNet, data: SurvivalArrays, config: TrainConfig)
             batch = perm[start:start + config.batch_size]
             if batch.size < 2:  # batch norm needs two samples
                 continue
-            clinical, image = _inputs(model, train, batch)
+            clinical, image = model_inputs(model, train, batch)
             if augment and image is not None:
                 image = augment_volumes(image, generator)
             out = model(clinical, image, aux=blending)
@@ -174,7 +175,7 @@ def predict(model: MultimodalSurvivalNet, data: SurvivalArrays, batch_size: int 
     with torch.no_grad():
         for start in range(0, len(data), batch_size):
             idx = np.arange(start, min(start + batch_size, len(data)))
-            chunks.append(model(*_inputs(model, data, idx))["risk"].numpy())
+            chunks.append(model(*model_inputs(model, data, idx))["risk"].numpy())
     return np.concatenate(chunks).astype(np.float64)
 
 
