@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 
 import nibabel as nib
 import numpy as np
@@ -51,7 +53,9 @@ def test_sagittal_orientation_gives_the_right_affine(tmp_path, series_writer, ra
 
 
 def test_geometry_agrees_with_dcm2niix(tmp_path, small_session):
-    exe = shutil.which("dcm2niix")
+    # the dev extra installs it beside the interpreter, which is not on PATH unless the venv is active
+    exe = shutil.which("dcm2niix", path=os.pathsep.join([os.path.dirname(sys.executable),
+                                                         os.environ.get("PATH", "")]))
     if exe is None:
         pytest.skip("dcm2niix (dev extra) is not installed")
     out = tmp_path / "dcm2niix"
