@@ -22,10 +22,10 @@ from typing import Any
 
 from sarcoma_xnat.archive.base import DEFAULT_XSI_TYPES, ArchiveObject, ResourceInfo
 from sarcoma_xnat.archive.refs import ObjectRef
-from sarcoma_xnat.errors import ArchiveError, ObjectNotFoundError
+from sarcoma_xnat.errors import ArchiveError, ObjectNotFoundError, XnatNotFoundError
 from sarcoma_xnat.xnat.client import XnatClient
 from sarcoma_xnat.xnat.files import relative_path
-from sarcoma_xnat.xnat.refs import ResourceRef, XnatItem
+from sarcoma_xnat.xnat.refs import ResourceRef, XnatItem, parse_items
 from sarcoma_xnat.xnat.roi import ROI_XSI_TYPE
 
 __all__ = ["XnatArchive"]
@@ -113,6 +113,41 @@ class XnatArchive:
         item = self.client.objects.create(ref, xsi_type, attrs=scalars, fields=fields)
         return _to_object(ref, item)
 
+    def _by_id(self, collection: str, xnat_id: str) -> dict[str, Any]:
+        path = f"/data/{collection}/{xnat_id}"
+        try:
+            return parse_items(self.client.session.get_json(path), path).data
+        except XnatNotFoundError:
+            raise ObjectNotFoundError(f"no {collection[:-1]} with XNAT ID {xnat_id!r} on XNAT "
+                                      f"({path} -> 404)") from None
+
+    def find_id(self, kind: str, xnat_id: str) -> ObjectRef:
+        """Return the object of ``kind`` whose XNAT ID is ``xnat_id``.
+
+        ``GET /data/experiments/{ID}`` (sessions and assessors) and
+        ``GET /data/subjects/{ID}`` answer the object's ``project``, ``label`` and
+        parent ID (``subject_ID``, ``imageSession_ID``): xnat-web
+        ``org.nrg.xnat.restlet.resources.ExperimentResource`` / ``SubjectResource``.
+        """
+        if kind == "project":
+            ref = ObjectRef(xnat_id)
+            if not self.exists(ref):
+                raise ObjectNotFoundError(f"no project {xnat_id!r} on XNAT", project=xnat_id)
+            return ref
+        if kind == "subject":
+            data = self._by_id("subjects", xnat_id)
+            return ObjectRef(str(data["project"]), str(data["label"]))
+        if kind not in ("session", "assessor"):
+            raise ArchiveError(f"a {kind} has no site-wide ID to look up")
+        data = self._by_id("experiments", xnat_id)
+        parent = data.get("imageSession_ID") or data.get("image_session_ID")
+        if kind == "session" and not parent and data.get("subject_ID"):
+            subject = self.find_id("subject", str(data["subject_ID"]))
+            return ObjectRef(str(data["project"]), subject.subject, str(data["label"]))
+        if kind == "assessor" and parent:
+            return self.find_id("session", str(parent)).child(assessor=str(data["label"]))
+        raise ObjectNotFoundError(f"XNAT ID {xnat_id!r} is not a {kind}")
+
     def set_fields(self, ref: ObjectRef, fields: dict[str, Any]) -> None:
         """Set custom fields on an object (values are stored as strings)."""
         self.client.objects.set_fields(ref, fields)
@@ -151,8 +186,13 @@ class XnatArchive:
                 pause = min(pause * 2, 5.0)
 
     def store_resource(self, ref: ObjectRef, label: str, source: Path,
-                       format: str | None = None, content: str | None = None) -> ResourceInfo:
-        """Store folder ``source`` as resource ``label``, replacing any old one (never a copy)."""
+                       format: str | None = None, content: str | None = None,
+                       merge: bool = False) -> ResourceInfo:
+        """Store folder ``source`` as resource ``label``, replacing any old one (never a copy).
+
+        With ``merge`` the files are uploaded into the resource (created if missing)
+        and no other file is deleted, as the Container Service's finalize does.
+        """
         source = Path(source)
         roi = ref.kind == "assessor" and label in _ROI_RESOURCES and (
             ref in self._pending_roi or self.get(ref).xsi_type == ROI_XSI_TYPE)
@@ -164,16 +204,36 @@ class XnatArchive:
             self.client.roi.upload(ref.session_ref, str(ref.assessor), files[0], label,
                                    overwrite=True)
             self._pending_roi.pop(ref, None)
+        elif ref.kind == "scan" and label == "DICOM" and (format or "").upper() == "DICOM":
+            # through the import service: only XNAT's DICOM importer writes the catalog
+            # UIDs the ROI plugin checks (see sarcoma_xnat.xnat.imports)
+            if not self.exists(ref):
+                raise ObjectNotFoundError(f"cannot store resource {label!r}: no scan at "
+                                          f"{ref.uri}", resource=label, **ref.context())
+            self.client.imports.import_scan(ref, source)
         else:
             if not self.exists(ref):
                 raise ObjectNotFoundError(f"cannot store resource {label!r}: no {ref.kind} at "
                                           f"{ref.uri}", resource=label, **ref.context())
-            self.client.files.upload_folder(ResourceRef(ref, label), source, format, content)
+            if merge:
+                self._merge_folder(ResourceRef(ref, label), source, format, content)
+            else:
+                self.client.files.upload_folder(ResourceRef(ref, label), source, format, content)
         for info in self.resources(ref):
             if info.label == label:
                 return info
         raise ArchiveError(f"resource {label!r} did not appear on {ref.uri} after upload",
                            resource=label, **ref.context())
+
+    def _merge_folder(self, resource: ResourceRef, source: Path, format: str | None,
+                      content: str | None) -> None:
+        """Upload every file of ``source`` into ``resource`` (overwriting), deleting nothing."""
+        if not source.is_dir():
+            raise ArchiveError(f"upload source {source} is not a folder", **resource.context())
+        if not self.client.files.exists(resource):
+            self.client.files.create_resource(resource, format, content)
+        for path in sorted(p for p in source.rglob("*") if p.is_file()):
+            self.client.files.upload_file(resource, path, path.relative_to(source).as_posix())
 
     def delete_resource(self, ref: ObjectRef, label: str) -> None:
         """Delete resource ``label`` of an object; missing resources are not an error."""

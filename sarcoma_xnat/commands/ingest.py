@@ -1,9 +1,18 @@
-"""``sarcoma-xnat ingest folder|pacs``: de-identify studies and store them in an archive."""
+"""``sarcoma-xnat ingest folder|pacs``: de-identify studies and store them in an archive.
+
+The destination is a local archive (``--archive``) or an XNAT (``--xnat URL``). Into
+XNAT, each de-identified series is imported through ``/data/services/import`` and
+each SEG/RTSTRUCT stored through the ROI plugin's ``/xapi/roi``, which accepts a
+collection only when XNAT's importer catalogued the instances it refers to (see
+:mod:`sarcoma_xnat.xnat.imports`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["EXIT_INCOMPLETE", "register"]
@@ -41,7 +50,13 @@ def register(subparsers: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--archive", required=True, help="local archive folder (destination)")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--archive", help="local archive folder (destination): "
+                       "an archive, an empty folder, or a new folder whose parent exists")
+    where.add_argument("--xnat", metavar="URL",
+                       help="XNAT to import into (credentials: XNAT_USER/XNAT_PASS or ~/.netrc, "
+                            "never a flag); DICOM goes through the import service, SEG/RTSTRUCT "
+                            "through the ROI API")
     parser.add_argument("--project", required=True, help="destination project ID")
     parser.add_argument("--secret-file", help="site secret file (else $SARCOMA_XNAT_SITE_SECRET)")
     parser.add_argument("--prefix", default=None, help="pseudonym prefix (site code); default SXN")
@@ -49,15 +64,37 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audit-log", help="JSON-lines audit log to append to")
 
 
-def _setup(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
-    from sarcoma_xnat.archive.local import LocalArchive
+def _setup(args: argparse.Namespace, source: Any = None) -> tuple[Any, Any, Any, Any]:
+    """Check the paths (before any work), then load the key; return root, deidentifier, ..."""
     from sarcoma_xnat.deid import AuditLog, Deidentifier, LinkageFile, SiteKey, load_secret
     from sarcoma_xnat.deid.keys import DEFAULT_PREFIX
+    from sarcoma_xnat.paths import check_archive, check_output_folder
 
+    root = None
+    if args.archive is not None:
+        root = check_archive(args.archive, "--archive", create=True)
+        check_output_folder(root, "--archive", {"source": source}, replaces=False)
     key = SiteKey(load_secret(args.secret_file), args.prefix or DEFAULT_PREFIX)
     linkage = LinkageFile(args.linkage) if args.linkage else None
     audit = AuditLog(args.audit_log) if args.audit_log else None
-    return LocalArchive(args.archive), Deidentifier(key), linkage, audit
+    return root, Deidentifier(key), linkage, audit
+
+
+@contextlib.contextmanager
+def _destination(args: argparse.Namespace, root: Any) -> Iterator[Any]:
+    """Yield the archive to ingest into: XNAT (``--xnat``) or the local folder ``root``."""
+    if args.xnat:
+        from sarcoma_xnat.archive.xnat import XnatArchive
+        from sarcoma_xnat.xnat import connect
+
+        with connect(args.xnat) as client:
+            yield XnatArchive(client)
+        return
+    from sarcoma_xnat.archive.local import LocalArchive
+    from sarcoma_xnat.paths import provisional_folder
+
+    with provisional_folder(root):  # a new archive that received nothing is removed again
+        yield LocalArchive(root)
 
 
 def _finish(report: Any) -> int:
@@ -75,15 +112,19 @@ def _finish(report: Any) -> int:
 
 def _folder(args: argparse.Namespace) -> int:
     from sarcoma_xnat.ingest.folder import ingest_folder
+    from sarcoma_xnat.paths import check_input_folder
 
-    archive, deidentifier, linkage, audit = _setup(args)
-    return _finish(ingest_folder(args.source, archive, args.project, deidentifier, linkage, audit))
+    source = check_input_folder(args.source, "source folder")
+    root, deidentifier, linkage, audit = _setup(args, source)
+    with _destination(args, root) as archive:
+        report = ingest_folder(source, archive, args.project, deidentifier, linkage, audit)
+    return _finish(report)
 
 
 def _pacs(args: argparse.Namespace) -> int:
     from sarcoma_xnat.ingest.pacs import PacsNode, StudyQuery, ingest_pacs
 
-    archive, deidentifier, linkage, audit = _setup(args)
+    root, deidentifier, linkage, audit = _setup(args)
     node = PacsNode(args.host, args.port, args.called_ae)
     query = StudyQuery(args.patient_id, args.study_uid, args.date, args.modality)
     if not any((query.patient_id, query.study_uid, query.study_date)):
@@ -91,6 +132,8 @@ def _pacs(args: argparse.Namespace) -> int:
 
         raise ConfigurationError("give at least one of --patient-id, --study-uid, --date: "
                                  "an open query would pull the whole PACS")
-    report = ingest_pacs(node, query, archive, args.project, deidentifier, args.calling_ae,
-                         args.listen_port, linkage=linkage, audit=audit, timeout=args.timeout)
+    with _destination(args, root) as archive:
+        report = ingest_pacs(node, query, archive, args.project, deidentifier,
+                             args.calling_ae, args.listen_port, linkage=linkage, audit=audit,
+                             timeout=args.timeout)
     return _finish(report)

@@ -30,7 +30,11 @@ class AssessorsApi:
         """PUT an assessor XML document under a session; return the assessor's reference.
 
         The XML root element names the xsiType (e.g. ``<icr:roiCollectionData ...>``)
-        and must carry the same ``label``; XNAT replaces an existing assessor of that label.
+        and must carry the same ``label``. An existing assessor of that label is
+        replaced: a PUT on an existing experiment merges the XML into it (fields it
+        leaves out are kept) unless ``allowDataDeletion=true`` is sent, which this does
+        (xnat-web ``NrgXnat/xnat-web:src/main/java/org/nrg/xnat/restlet/resources/SubjAssessmentResource.java``
+        and ``ExptAssessmentResource.java``: ``create(expt, false, allowDataDeletion, ...)``).
         """
         if isinstance(xml, os.PathLike) or (isinstance(xml, str) and not xml.lstrip().startswith("<")):
             body = Path(xml).read_bytes()
@@ -44,7 +48,8 @@ class AssessorsApi:
                                      assessor=label, **session_ref.session_ref.context())
         ref = session_ref.session_ref.child(assessor=label)
         try:
-            self.session.put(data_path(ref), params={"inbody": "true", "xsiType": match.group(1)},
+            self.session.put(data_path(ref), params={"inbody": "true", "xsiType": match.group(1),
+                                     "allowDataDeletion": "true"},
                              data=body, headers={"Content-Type": "text/xml"})
         except XnatError as exc:
             raise exc.with_context(**ref.context())

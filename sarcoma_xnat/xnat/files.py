@@ -3,8 +3,9 @@
 Downloads go block by block into a hidden ``.partial`` file next to the target,
 hashed on the way, and are renamed into place only when size and MD5 match what
 XNAT's catalog says; an interrupted or corrupt download leaves nothing behind.
-Uploads stream from disk, overwrite files of the same name and prune files that
-are no longer in the folder, so a re-run never leaves a second copy.
+Uploads stream from disk, overwrite files of the same name (``overwrite=true``:
+without it XNAT keeps the old file) and prune files that are no longer in the
+folder, so a re-run never leaves a second copy.
 """
 
 from __future__ import annotations
@@ -177,16 +178,28 @@ class FilesApi:
 
     def upload_file(self, resource: ResourceRef, source: str | os.PathLike[str],
                     remote_path: str | None = None, overwrite: bool = True) -> None:
-        """Stream one local file into a resource as ``remote_path`` (default: its name)."""
+        """Stream one local file into a resource as ``remote_path`` (default: its name).
+
+        With ``overwrite=True`` (the default) a file of that name is replaced. Without
+        it XNAT keeps the old file and still answers 200, listing it under
+        ``duplicates`` (xnat-web
+        ``NrgXnat/xnat-web:src/main/java/org/nrg/xnat/restlet/resources/files/FileList.java``,
+        ``handlePost``); that is raised here as ``ArchiveError`` instead of passing silently.
+        """
         source = Path(source)
         remote = remote_path or source.name
         params = {"inbody": "true", "overwrite": "true" if overwrite else "false"}
         with open(source, "rb") as fh:
             try:
-                self.session.put(f"{resource.files_path}/{remote}", params=params, data=fh,
-                                 headers={"Content-Type": "application/octet-stream"})
+                response = self.session.put(f"{resource.files_path}/{remote}", params=params,
+                                            data=fh,
+                                            headers={"Content-Type": "application/octet-stream"})
             except XnatError as exc:
                 raise exc.with_context(**resource.context(), file=remote)
+        if not overwrite and '"duplicates"' in response.text:
+            raise ArchiveError(f"{remote} already exists in resource {resource.label!r}; XNAT "
+                               "kept the old file (pass overwrite=True to replace it)",
+                               **resource.context(), file=remote)
 
     def upload_folder(self, resource: ResourceRef, folder: str | os.PathLike[str],
                       format: str | None = None, content: str | None = None) -> list[str]:

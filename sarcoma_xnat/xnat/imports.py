@@ -1,4 +1,13 @@
-"""DICOM import through XNAT's import service, and the prearchive."""
+"""DICOM import through XNAT's import service, and the prearchive.
+
+Import DICOM this way, never as plain resource files: only XNAT's DICOM importer
+writes the per-instance catalog entries (``cat:dcmEntry@UID``) that the OHIF ROI
+plugin checks before it accepts a collection (``DefaultCollectionStorage.checkDependencies``
+in the ICR plugin: 422 "Missing dependencies: SOP instance UID"). Everything is sent
+as a zip with ``import-handler=DICOM-zip``: the ``gradual-DICOM`` handler (single
+files) ignores ``dest`` and leaves the file in the prearchive (xnat-web
+``NrgXnat/xnat-web:src/main/java/org/nrg/xnat/restlet/services/Importer.java``).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from sarcoma_xnat.archive.refs import ObjectRef
-from sarcoma_xnat.errors import ArchiveError, ConfigurationError
-from sarcoma_xnat.xnat.refs import resultset_rows
+from sarcoma_xnat.errors import ArchiveError, ConfigurationError, XnatError, XnatNotFoundError
+from sarcoma_xnat.xnat.refs import data_path, resultset_rows
 from sarcoma_xnat.xnat.session import XnatSession
 
 __all__ = ["ImportsApi", "zip_folder"]
@@ -83,18 +92,54 @@ class ImportsApi:
             params["Direct-Archive"] = "true"
         with tempfile.TemporaryDirectory(prefix="sarcoma-xnat-import-") as tmp:
             if source.is_dir():
-                body, handler = zip_folder(source, Path(tmp) / "upload.zip"), "DICOM-zip"
+                body = zip_folder(source, Path(tmp) / "upload.zip")
             elif source.suffix.lower() in (".zip", ".tgz", ".gz", ".tar"):
-                body, handler = source, "DICOM-zip"
-            else:
-                body, handler = source, "gradual-DICOM"
-            params["import-handler"] = handler
+                body = source
+            else:  # one file: zipped too, so that ``dest`` is honoured
+                body = Path(tmp) / "upload.zip"
+                with zipfile.ZipFile(body, "w", compression=zipfile.ZIP_STORED) as zf:
+                    zf.write(source, source.name)
+            params["import-handler"] = "DICOM-zip"
             with open(body, "rb") as fh:
-                response = self.session.post(
-                    "/data/services/import", params=params, data=fh,
-                    headers={"Content-Type": "application/zip" if handler == "DICOM-zip"
-                             else "application/dicom"})
+                try:
+                    response = self.session.post(
+                        "/data/services/import", params=params, data=fh,
+                        headers={"Content-Type": "application/zip"})
+                except XnatError as exc:
+                    raise exc.with_context(project=project, subject=subject, session=session)
         return response.text.strip()
+
+    def import_scan(self, scan: ObjectRef, source: str | os.PathLike[str],
+                    replace: bool = True) -> ObjectRef:
+        """Import a folder of one series' DICOM into an existing session as scan ``scan``.
+
+        XNAT names the scan after the files' Series Number, so that number must be the
+        scan ID. ``overwrite=append`` merges into the session; with ``replace`` the
+        scan's old DICOM resource is deleted first, so the scan holds exactly these files.
+
+        Raises
+        ------
+        ArchiveError
+            When XNAT did not file the series as ``scan`` (Series Number differs).
+        """
+        if scan.kind != "scan":
+            raise ConfigurationError(f"{scan.uri} is not a scan")
+        if replace:
+            try:
+                self.session.delete(data_path(scan) + "/resources/DICOM",
+                                    params={"removeFiles": "true"})
+            except XnatNotFoundError:
+                pass
+        self.import_dicom(source, str(scan.project), scan.subject, scan.session,
+                          overwrite="append")
+        path = data_path(scan)
+        try:
+            self.session.get_json(path)
+        except XnatNotFoundError:
+            raise ArchiveError(f"XNAT's importer did not file the series as scan {scan.scan}: "
+                               "XNAT names scans after the DICOM Series Number",
+                               **scan.context()) from None
+        return scan
 
     def prearchive(self, project: str | None = None) -> list[dict[str, Any]]:
         """List prearchive sessions (rows with ``url``, ``status``, ``subject``, ``name``...)."""

@@ -19,8 +19,12 @@ SESSION = ObjectRef("SYNTH", "SYN001", "SYN001_MR1")
 
 
 def _same_tree(a: Path, b: Path) -> bool:
-    files_a = sorted(p.relative_to(a).as_posix() for p in a.rglob("*") if p.is_file())
-    files_b = sorted(p.relative_to(b).as_posix() for p in b.rglob("*") if p.is_file())
+    """Compare staged sessions; the ROI plugin's own AIM copy of an RTSTRUCT is left out."""
+    def files(root: Path) -> list[str]:
+        return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                      if p.is_file() and "/AIM/" not in p.relative_to(root).as_posix())
+
+    files_a, files_b = files(a), files(b)
     return files_a == files_b and all(filecmp.cmp(a / f, b / f, shallow=False) for f in files_a)
 
 

@@ -207,6 +207,7 @@ def md5_of(emu: XnatEmulator, path: Path) -> str:
 def register(emu: XnatEmulator) -> None:
     """Add the archive routes."""
     emu.digests = {}  # type: ignore[attr-defined]
+    emu.catalog = {}  # type: ignore[attr-defined]  # file path -> catalog entry UID (files_routes)
     archive = emu.archive
 
     def handle(req: Request, m: Any) -> Response:
@@ -285,8 +286,27 @@ def _put_object(emu: XnatEmulator, req: Request, ref: ObjectRef) -> Response:
         return Response.error(404, f"Unable to find {ref.parent.uri}")
     if not existed and ref.kind != "project" and not xsi_type and ref.kind != "subject":
         return Response.error(400, "Need PUT Contents")
+    if existed and ref.kind == "assessor" and q.get("allowDataDeletion") == "true" \
+            and q.get("inbody") == "true":
+        # the XML replaces the stored document: fields it leaves out are removed
+        _drop_attrs(archive, ref)
+    # otherwise a PUT on an existing experiment or assessor merges into it: fields the
+    # XML leaves out are kept (xnat-web
+    # NrgXnat/xnat-web:src/main/java/org/nrg/xnat/restlet/resources/SubjAssessmentResource.java
+    # and ExptAssessmentResource.java: ``create(expt, false, allowDataDeletion, ...)``,
+    # allowDataDeletion only when the query says ``allowDataDeletion=true``)
     obj = archive.create(ref, xsi_type, attrs=attrs, fields=fields)
     return Response.text(obj.id, 200 if existed else 201)
+
+
+def _drop_attrs(archive: LocalArchive, ref: ObjectRef) -> None:
+    """Clear an object's stored attributes (an ``allowDataDeletion=true`` save)."""
+    import json
+
+    meta = archive._meta_path(ref)  # noqa: SLF001 - the emulator owns this archive
+    data = json.loads(meta.read_text())
+    data["attrs"] = {}
+    meta.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def stage_dir(emu: XnatEmulator) -> Path:

@@ -1,4 +1,15 @@
-"""Emulated resources and files: catalogs, file PUT/GET/DELETE, zip downloads."""
+"""Emulated resources and files: catalogs, file PUT/GET/DELETE, zip downloads.
+
+Catalog entries: XNAT keeps one ``cat:entry`` per file in the resource's catalog.
+Its DICOM importer writes each instance's SOP Instance UID into the entry
+(``cat:dcmEntry@UID``); a plain REST file upload (xnat-web
+``NrgXnat/xnat-web:src/main/java/org/nrg/xnat/restlet/resources/files/FileList.java``)
+writes an entry without a UID. The OHIF ROI plugin reads those UIDs
+(``PluginUtils.getSopInstanceUids``) to check a collection's dependencies. The
+emulator keeps the entries in ``emu.catalog`` (file path -> UID or None); a file a
+test placed in ``emu.archive`` directly stands for data XNAT's importer wrote, so
+its UID is its header's.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +19,8 @@ import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
+
+import pydicom
 
 from sarcoma_xnat.archive import ObjectRef
 from xnat_emulator.archive_routes import (
@@ -31,6 +44,36 @@ def ensure_resource(emu: XnatEmulator, ref: ObjectRef, label: str, fmt: str | No
     finally:
         shutil.rmtree(empty, ignore_errors=True)
     return True
+
+
+def record_entry(emu: XnatEmulator, path: Path, uid: str | None) -> None:
+    """Record the catalog entry of one stored file (``uid`` None: a REST upload)."""
+    with emu.lock:
+        emu.catalog[str(path)] = uid  # type: ignore[attr-defined]
+
+
+def _entry_uid(emu: XnatEmulator, path: Path) -> str | None:
+    catalog = emu.catalog  # type: ignore[attr-defined]
+    if str(path) in catalog:
+        return catalog[str(path)]
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SOPInstanceUID"])
+    except Exception:  # noqa: BLE001 - not DICOM: no UID in its entry
+        return None
+    return str(ds.get("SOPInstanceUID", "")) or None
+
+
+def scan_sop_uids(emu: XnatEmulator, scan: ObjectRef) -> set[str]:
+    """Return the SOP Instance UIDs in a scan's catalog entries (``PluginUtils.getSopInstanceUids``)."""
+    out: set[str] = set()
+    archive = emu.archive
+    for info in archive.resources(scan):
+        files = archive.resource_path(scan, info.label)
+        for rel in info.files:
+            uid = _entry_uid(emu, files / rel)
+            if uid:
+                out.add(uid)
+    return out
 
 
 def _file_rows(emu: XnatEmulator, ref: ObjectRef, label: str) -> list[dict[str, Any]]:
@@ -112,24 +155,47 @@ def handle(emu: XnatEmulator, req: Request, t: Target) -> Response:
 
 
 def _put_file(emu: XnatEmulator, req: Request, ref: ObjectRef, label: str, rel: str) -> Response:
+    """Store an uploaded file as xnat-web's ``FileList.handlePost`` does.
+
+    Without ``overwrite=true`` a file that exists is kept, and the answer is still
+    200, with ``{"duplicates": [...]}`` (``ResourceModifierA.addFile`` returns the
+    duplicates, ``FileList`` answers ``SUCCESS_OK``). The new catalog entry has no UID.
+    """
     q = req.query
     files = emu.archive.resource_path(ref, label)
     target = files / rel
-    if target.exists() and q.get("overwrite") != "true":
-        return Response.error(409, f"File {rel} already exists")
+    overwrite = q.get("overwrite") == "true"
     scratch = stage_dir(emu)
+    duplicates: list[str] = []
     try:
         body = scratch / "body"
         req.stream_to(body)
         ensure_resource(emu, ref, label, q.get("format"), q.get("content"))
+        files = emu.archive.resource_path(ref, label)
+        target = files / rel
         if q.get("extract") == "true" and zipfile.is_zipfile(body):
             with zipfile.ZipFile(body) as zf:
-                zf.extractall(files / Path(rel).parent)
+                for name in zf.namelist():
+                    dest = files / Path(rel).parent / name
+                    if name.endswith("/"):
+                        continue
+                    if dest.exists() and not overwrite:
+                        duplicates.append(name)
+                        continue
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    with zf.open(name) as src, open(dest, "wb") as out:
+                        shutil.copyfileobj(src, out)
+                    record_entry(emu, dest, None)
+        elif target.exists() and not overwrite:
+            duplicates.append(rel)
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(body, target)  # a reader never sees half a file
+            record_entry(emu, target, None)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    if duplicates:
+        return Response(200, json.dumps({"duplicates": duplicates}).encode(), "text/html")
     return Response.text("", 200)
 
 
@@ -149,3 +215,51 @@ def _session_zip(emu: XnatEmulator, req: Request, session: ObjectRef) -> Respons
         return resultset(rows, "Files")
     target = zip_folder(emu, entries)
     return Response(file=target, cleanup=target.parent)
+
+
+def _referenced(ds: pydicom.Dataset) -> tuple[set[str], set[str]]:
+    """Return the series and SOP Instance UIDs a SEG or RTSTRUCT refers to."""
+    series: set[str] = set()
+    sops: set[str] = set()
+    for item in ds.get("ReferencedSeriesSequence", []) or []:  # SEG
+        series.add(str(item.get("SeriesInstanceUID", "")))
+        for inst in item.get("ReferencedInstanceSequence", []) or []:
+            sops.add(str(inst.get("ReferencedSOPInstanceUID", "")))
+    for frame in ds.get("ReferencedFrameOfReferenceSequence", []) or []:  # RTSTRUCT
+        for study in frame.get("RTReferencedStudySequence", []) or []:
+            for se in study.get("RTReferencedSeriesSequence", []) or []:
+                series.add(str(se.get("SeriesInstanceUID", "")))
+                for img in se.get("ContourImageSequence", []) or []:
+                    sops.add(str(img.get("ReferencedSOPInstanceUID", "")))
+    for roi in ds.get("ROIContourSequence", []) or []:
+        for contour in roi.get("ContourSequence", []) or []:
+            for img in contour.get("ContourImageSequence", []) or []:
+                sops.add(str(img.get("ReferencedSOPInstanceUID", "")))
+    return series - {""}, sops - {""}
+
+
+def missing_dependencies(emu: XnatEmulator, session: ObjectRef, path: Path) -> str | None:
+    """Return what an ROI collection file lacks in the session, or None when all is there.
+
+    The ICR ROI plugin's ``DefaultCollectionStorage.checkDependencies``
+    (``nekoaimo/neko-ohif-xnat:src/main/java/org/nrg/xnatx/roi/process/DefaultCollectionStorage.java``,
+    a copy of the ICR OHIF-XNAT plugin) runs before anything is saved: every
+    referenced series UID must map to a scan (``PluginUtils.getImageScanUidIdMap``)
+    and every referenced SOP Instance UID must be in those scans' catalog entries
+    (``PluginUtils.getSopInstanceUids``); else 422 "Missing dependencies: series
+    UID" / "...: SOP instance UID".
+    """
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception:  # noqa: BLE001 - AIM/MEAS are not DICOM
+        return None
+    series, sops = _referenced(ds)
+    scans = {str(s.attrs.get("UID")): s.ref for s in emu.archive.children(session, "scan")}
+    known: set[str] = set()
+    for uid in series:
+        if uid not in scans:
+            return "series UID"
+        known |= scan_sop_uids(emu, scans[uid])
+    if not sops <= known:
+        return "SOP instance UID"
+    return None

@@ -1,10 +1,24 @@
 """Emulated OHIF plugin ``/xapi/roi`` API: store, fetch and delete ROI collections.
 
-Like the plugin, a save first stores the ``icr:roiCollectionData`` assessor
-(firing ImageAssessorEvent CREATED for a new one), then writes the file into the
-``out`` resource named after the type, then saves again (UPDATED). Type, UID,
-name and referenced series are read from the DICOM; a file whose study is not
-the session's is refused with 422, as the plugin's dependency check does.
+Follows the ICR OHIF-XNAT plugin (copy read: ``nekoaimo/neko-ohif-xnat``,
+``src/main/java/org/nrg/xnatx/roi/``). A PUT saves the assessor several times, and each
+save is an ImageAssessorEvent (xnat-web ``EventServiceItemSaveAspect``: CREATED for a new
+assessor, UPDATED for a stored one), fired at the moment the plugin saves:
+
+1. ``process/DefaultCollectionStorage.java`` ``createCollectionData``: a stored collection
+   (overwrite) is first cleared of its out resources and saved (UPDATED), then saved with
+   the new metadata: CREATED for a new one, else UPDATED; no resource yet;
+2. ``createAndInsertCatalog``: the catalog exists, the file does not yet (UPDATED; here the
+   resource exists with no file);
+3. ``createAndInsertResource`` + ``saveCollectionData``: the file is written (UPDATED);
+4. ``xapi/OhifRoiApi.java`` ``storeAlternateTypes``: an RTSTRUCT also gets an AIM copy,
+   catalog then file (two more UPDATED; the emulator writes a stand-in AIM XML).
+
+Type, UID, name and referenced series are read from the DICOM; a file whose study is
+not the session's is refused with 422, as ``checkDependencies`` does. A GET of a missing
+collection is 422 "Bad ID or label" and a DELETE 422 "… not valid for project …"
+(``OhifRoiApi.getCollection``/``deleteCollection``); an existing label without
+``overwrite`` is 422, one in another session 409 (``OhifRoiApi.checkExisting``).
 """
 
 from __future__ import annotations
@@ -54,6 +68,43 @@ def _find_collection(emu: XnatEmulator, project: str, key: str) -> ObjectRef:
     raise NotFound(f"collection {key}")
 
 
+def _store(emu: XnatEmulator, ref: ObjectRef, ctype: str, label: str, attrs: dict[str, Any],
+           scratch: Path) -> Any:
+    """Save the collection as the plugin does, firing an event after each assessor save."""
+    archive = emu.archive
+    fire = emu.fire_assessor_event  # type: ignore[attr-defined]
+
+    def saved(status: str) -> None:
+        fire(ref, status)
+        emu.roi_store_delay()  # type: ignore[attr-defined]
+
+    existed = archive.exists(ref)
+    if existed:  # clearCollectData: out resources removed, then saveCollectionData
+        for info in archive.resources(ref):
+            archive.delete_resource(ref, info.label)
+        saved("UPDATED")
+    obj = archive.create(ref, ROI_TYPE, attrs=attrs)
+    saved("UPDATED" if existed else "CREATED")
+    empty, aim = stage_dir(emu), stage_dir(emu)
+    try:
+        steps = [(ctype, "DICOM" if ctype in ("SEG", "RTSTRUCT") else ctype, scratch)]
+        if ctype == "RTSTRUCT":  # storeAlternateTypes: RTSTRUCT -> AIM
+            (aim / f"{label}.xml").write_text(
+                '<?xml version="1.0"?><ImageAnnotationCollection xmlns="gme://caCORE.caCORE/4.4/'
+                f'edu.northwestern.radiology.AIM"><!-- emulator stand-in for {label} -->'
+                "</ImageAnnotationCollection>")
+            steps.append(("AIM", "XML", aim))
+        for rlabel, fmt, folder in steps:
+            archive.store_resource(ref, rlabel, empty, format=fmt, content="EXTERNAL")
+            saved("UPDATED")  # createAndInsertCatalog: catalog, no file yet
+            archive.store_resource(ref, rlabel, folder, format=fmt, content="EXTERNAL")
+            saved("UPDATED")  # the file written, saveCollectionData
+    finally:
+        shutil.rmtree(empty, ignore_errors=True)
+        shutil.rmtree(aim, ignore_errors=True)
+    return obj
+
+
 def register(emu: XnatEmulator) -> None:
     """Add the ROI routes."""
     archive = emu.archive
@@ -86,16 +137,15 @@ def register(emu: XnatEmulator) -> None:
             if facts.get("study") and session_uid and facts["study"] != session_uid:
                 return Response.error(422, "Missing dependencies: StudyInstanceUID does not "
                                            "match the session")
+            from xnat_emulator.files_routes import missing_dependencies
+
+            missing = missing_dependencies(emu, session, body) if suffix == ".dcm" else None
+            if missing:  # checked before anything is saved (DefaultCollectionStorage)
+                return Response.error(422, f"Missing dependencies: {missing}")
             ref = session.child(assessor=label)
             attrs = {"collectionType": ctype, "name": facts.get("name", label),
                      "UID": facts.get("UID", ""), "references": facts.get("references", [])}
-            created = not archive.exists(ref)
-            obj = archive.create(ref, ROI_TYPE, attrs=attrs)
-            emu.fire_assessor_event(ref, "CREATED" if created else "UPDATED")  # type: ignore[attr-defined]
-            emu.roi_store_delay()  # type: ignore[attr-defined]
-            archive.store_resource(ref, ctype, scratch, format="DICOM" if suffix == ".dcm" else ctype,
-                                   content="EXTERNAL")
-            emu.fire_assessor_event(ref, "UPDATED")  # type: ignore[attr-defined]
+            obj = _store(emu, ref, ctype, label, attrs, scratch)
             return Response.text(obj.id)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -104,7 +154,7 @@ def register(emu: XnatEmulator) -> None:
         try:
             ref = _find_collection(emu, m.group(1), m.group(2))
         except NotFound:
-            return Response.error(404, f"No collection {m.group(2)}")
+            return Response.error(422, f"Bad ID or label: {m.group(2)}")
         obj = archive.get(ref)
         wanted = req.query.get("type") or obj.attrs.get("collectionType")
         for info in archive.resources(ref):
@@ -116,7 +166,7 @@ def register(emu: XnatEmulator) -> None:
         try:
             archive.delete(_find_collection(emu, m.group(1), m.group(2)))
         except NotFound:
-            return Response.error(404, f"No collection {m.group(2)}")
+            return Response.text(f"ROI collection {m.group(2)} not valid for project {m.group(1)}", 422)
         return Response.text("")
 
     def exists(req: Request, m: Any) -> Response:

@@ -130,12 +130,27 @@ def _read_series(folder: Path) -> dict[str, Any]:
         number = str(ds.get("SeriesNumber", "1"))
         entry = study["series"].setdefault(number, {
             "uid": str(ds.SeriesInstanceUID), "description": str(ds.get("SeriesDescription", "")),
-            "modality": str(ds.get("Modality", "MR")), "files": []})
+            "modality": str(ds.get("Modality", "MR")), "files": [], "uids": {}})
         entry["files"].append(path)
+        entry["uids"][path] = str(ds.get("SOPInstanceUID", "")) or None
     return study
 
 
+_SESSION_TYPES = {"MR": "xnat:mrSessionData", "CT": "xnat:ctSessionData", "PT": "xnat:petSessionData"}
+_SCAN_TYPES = {"MR": "xnat:mrScanData", "CT": "xnat:ctScanData", "PT": "xnat:petScanData"}
+
+
 def _store_session(emu: XnatEmulator, study: dict[str, Any], ref: ObjectRef, overwrite: str) -> Response | None:
+    """Archive an imported study as XNAT's DICOM importer does.
+
+    ``overwrite``: ``none`` refuses an existing session (409), ``append`` merges into
+    it (scans by Series Number; files of the same name are kept), ``delete`` replaces
+    it (xnat-web ``NrgXnat/xnat-web:src/main/java/org/nrg/xnat/restlet/services/Importer.java``
+    and the archiver it calls). Every file gets a catalog entry with its SOP Instance
+    UID, which the ROI plugin's dependency check reads (see ``files_routes``).
+    """
+    from xnat_emulator.files_routes import record_entry
+
     archive = emu.archive
     if archive.exists(ref):
         if overwrite == "delete":
@@ -146,19 +161,40 @@ def _store_session(emu: XnatEmulator, study: dict[str, Any], ref: ObjectRef, ove
         return Response.error(404, f"No project {ref.project}")
     archive.create(ref.parent, "xnat:subjectData")
     date = study.get("date") or ""
-    attrs = {"UID": study["uid"], "modality": "MR"}
+    modalities = [s["modality"] for s in study["series"].values()]
+    modality = max(set(modalities), key=modalities.count) if modalities else "MR"
+    attrs = {"UID": study["uid"], "modality": modality}
     if len(date) == 8:
         attrs["date"] = f"{date[:4]}-{date[4:6]}-{date[6:]}"
-    archive.create(ref, "xnat:mrSessionData", attrs=attrs)
+    xsi = None if archive.exists(ref) else _SESSION_TYPES.get(modality, "xnat:otherDicomSessionData")
+    archive.create(ref, xsi, attrs=attrs)
     for number, series in study["series"].items():
         scan = ref.child(scan=number)
-        archive.create(scan, "xnat:mrScanData", attrs={
+        scan_xsi = None if archive.exists(scan) else _SCAN_TYPES.get(
+            series["modality"], "xnat:otherDicomScanData")
+        archive.create(scan, scan_xsi, attrs={
             "type": series["description"], "series_description": series["description"],
-            "UID": series["uid"], "frames": len(series["files"])})
+            "UID": series["uid"], "frames": len(series["files"]), "modality": series["modality"]})
         with tempfile.TemporaryDirectory(dir=emu.root) as tmp:
-            for i, path in enumerate(series["files"]):
-                shutil.copyfile(path, Path(tmp) / f"{i:05d}-{path.name}")
+            uids: dict[str, str | None] = {}
+            old = archive.resource_path(scan, "DICOM")
+            if old.is_dir():  # append: keep what is there
+                for path in sorted(p for p in old.rglob("*") if p.is_file()):
+                    rel = path.relative_to(old).as_posix()
+                    (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, Path(tmp) / rel)
+                    uids[rel] = emu.catalog.get(str(path), "")  # type: ignore[attr-defined]
+            for path in series["files"]:
+                name = path.name
+                if (Path(tmp) / name).exists():
+                    continue
+                shutil.copyfile(path, Path(tmp) / name)
+                uids[name] = series["uids"].get(path)
             archive.store_resource(scan, "DICOM", Path(tmp), format="DICOM", content="RAW")
+        files = archive.resource_path(scan, "DICOM")
+        for rel, uid in uids.items():
+            if uid != "":
+                record_entry(emu, files / rel, uid)
     return None
 
 
@@ -190,7 +226,9 @@ def _import(emu: XnatEmulator, req: Request) -> Response:
             project = parts[2]
             if len(parts) >= 7:
                 subject, session = parts[4], parts[6]
-        if dest.startswith("/prearchive"):
+        if dest.startswith("/prearchive") or handler == "gradual-DICOM":
+            # gradual-DICOM ignores dest: the file lands in the prearchive (Importer.java,
+            # GradualDicomImporter); only DICOM-zip archives straight to ``dest``
             stamp = dt.datetime.now().strftime("%Y%m%d_%H%M%S%f")[:-3]
             url = f"/prearchive/projects/{project}/{stamp}/{session}"
             keep = emu.root / "prearchive" / project / stamp / session
