@@ -13,6 +13,7 @@ and prints a summary table. Re-running replaces outputs; it never duplicates the
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -112,7 +113,8 @@ def _summary_row(archive: LocalArchive, session: ObjectRef) -> dict[str, Any]:
     row: dict[str, Any] = {
         "subject": session.subject, "session": session.session,
         "scans": ", ".join(f"{s.label}:{s.attrs.get('type', '?')}" for s in scans),
-        "rois": ", ".join(sorted(r.attrs.get("collectionType", r.xsi_type) for r in rois)),
+        "rois": ", ".join(sorted(r.attrs.get("collectionType", r.xsi_type) for r in rois))
+                or "no annotation",
     }
     for res in archive.resources(session):
         folder = archive.resource_path(session, res.label)
@@ -122,7 +124,8 @@ def _summary_row(archive: LocalArchive, session: ObjectRef) -> dict[str, Any]:
                 row["tumour cm³"] = f"{float(tumour['volume_mm3']) / 1000:.1f}"
                 row["longest mm"] = f"{float(tumour['longest_diameter_mm']):.0f}"
         if "qc.png" in res.files:
-            row["QC picture"] = str(folder / "qc.png")
+            # relative to the demo folder: an absolute path wraps a 200-column terminal
+            row["QC picture"] = os.path.relpath(folder / "qc.png", Path(archive.root).parent)
     return row
 
 
@@ -131,12 +134,15 @@ def format_summary(result: DemoResult) -> str:
     lines = [f"sarcoma-xnat demo — study archive: {result.archive.root} (project {result.project})", ""]
     columns: list[str] = []
     for row in result.rows:
-        columns += [c for c in row if c not in columns]
+        columns += [c for c in row if c not in columns and c != "QC picture"]
     widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in result.rows)) for c in columns}
     lines.append("  ".join(c.ljust(widths[c]) for c in columns))
     lines.append("  ".join("-" * widths[c] for c in columns))
     for row in result.rows:
         lines.append("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
+    pictures = [f"  {row['session']}: {row['QC picture']}" for row in result.rows if row.get("QC picture")]
+    if pictures:  # below the table: the paths are long and would wrap its rows
+        lines += ["", "QC pictures (relative to the demo folder):"] + pictures
     described = {"docker": "docker (the step images, through the Docker API)",
                  "inprocess": "inprocess (no container engine or image: same command line, "
                               "run in this process)"}

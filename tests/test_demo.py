@@ -18,6 +18,9 @@ def test_demo_runs_and_reruns_without_duplicates(tmp_path: Path,
     assert "stages:" in first
     assert "steps ran with engine: inprocess" in first
     assert "qc.png" in first  # the summary points at the QC picture
+    qc = next(w for line in first.splitlines() for w in line.split() if w.endswith("qc.png"))
+    assert not Path(qc).is_absolute() and (tmp_path / "demo" / qc).is_file()
+    assert max(len(line) for line in first.splitlines()) <= 200  # fits a 200-column terminal
     archive = LocalArchive(tmp_path / "demo" / "archive")
     sessions = [s for subj in archive.children(ObjectRef(STUDY_PROJECT), "subject")
                 for s in archive.children(subj.ref, "session")]
