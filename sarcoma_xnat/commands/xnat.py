@@ -1,4 +1,4 @@
-"""``sarcoma-xnat xnat install|whoami|subscriptions``: set up and inspect the suite in an XNAT.
+"""``sarcoma-xnat xnat install|whoami|subscriptions|launch``: set up, inspect and run the suite in an XNAT.
 
 Credentials: ``--host``/``--user``, the password from ``XNAT_PASS`` or ``~/.netrc``
 (never on the command line, where ``ps`` would show it), or a prompt on a terminal.
@@ -15,7 +15,7 @@ __all__ = ["register"]
 
 
 def register(subparsers: Any) -> None:
-    """Add ``xnat install``, ``xnat whoami`` and ``xnat subscriptions``."""
+    """Add ``xnat install``, ``xnat whoami``, ``xnat subscriptions`` and ``xnat launch``."""
     xnat = subparsers.add_parser("xnat", help="install the suite into an XNAT and inspect it")
     sub = xnat.add_subparsers(dest="xnat_command", metavar="ACTION", required=True)
 
@@ -43,6 +43,21 @@ def register(subparsers: Any) -> None:
     subs = sub.add_parser("subscriptions", help="list Event Service subscriptions and check each")
     server_options(subs)
     subs.set_defaults(_run=_subscriptions)
+
+    launch = sub.add_parser("launch", help="run a wrapper over the sessions of a project "
+                                           "(Container Service bulk launch) and wait for it")
+    server_options(launch)
+    launch.add_argument("--project", required=True, help="project whose sessions to run on")
+    launch.add_argument("--wrapper", required=True, help="wrapper name, e.g. sarcoma-prognosis-session")
+    launch.add_argument("--missing", action="store_true",
+                        help="only sessions that lack the wrapper's output resource")
+    launch.add_argument("--resource", help="output resource label that marks a session as done "
+                                           "(default: the wrapper's Resource output handler)")
+    launch.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="launch parameter for every session (repeatable)")
+    launch.add_argument("--timeout", type=float, default=3600, help="seconds to wait (default 3600)")
+    launch.add_argument("--no-wait", action="store_true", help="queue the launches and return")
+    launch.set_defaults(_run=_launch)
 
 
 def _connect(args: argparse.Namespace) -> Any:
@@ -90,3 +105,35 @@ def _subscriptions(args: argparse.Namespace) -> int:
             print(f"{sub['id']:>4}  {sub.get('name')}  [{flt.get('event-type', '?').rsplit('.', 1)[-1]}"
                   f" {flt.get('status', '')}] -> {sub.get('action-key')}  {state}")
     return 1 if bad else 0
+
+
+def _launch(args: argparse.Namespace) -> int:
+    from sarcoma_xnat.errors import ConfigurationError
+    from sarcoma_xnat.xnat.bulk import plan_bulk, run_bulk
+
+    params = {}
+    for item in args.param:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ConfigurationError(f"--param {item!r}: expected NAME=VALUE")
+        params[name] = value
+    with _connect(args) as client:
+        plan = plan_bulk(client, args.project, args.wrapper, args.missing, args.resource)
+        print(f"{args.wrapper}: {len(plan.targets)} session(s) to run"
+              + (f", {len(plan.skipped)} already have {plan.resource}" if plan.skipped else ""))
+        result = run_bulk(client, plan, args.project, params, timeout=args.timeout,
+                          wait=not args.no_wait)
+    if result.bulk_id:
+        print(f"bulk launch {result.bulk_id}: {result.launched} queued, {len(result.refused)} refused")
+    for line in result.refused:
+        print(f"refused {line}", file=sys.stderr)
+    for record in result.failed:
+        print(f"container {record.get('id')} {record.get('status')} "
+              f"(logs: /xapi/containers/{record.get('id')}/logs)", file=sys.stderr)
+    if result.unfinished:
+        print(f"{result.unfinished} container(s) not finished after {args.timeout:.0f}s",
+              file=sys.stderr)
+    if not args.no_wait and result.launched:
+        print(f"{result.launched - len(result.failed) - result.unfinished} complete, "
+              f"{len(result.failed)} failed")
+    return 0 if result.ok else 1

@@ -189,6 +189,8 @@ def register(emu: XnatEmulator) -> None:
                     "message": f"Wrapper {wname} is not enabled" + (f" for project {project}" if project else "")}
         wrapper = next(w for w in entry["json"]["xnat"] if w["name"] == wname)
         value = params.get(root, "")
+                if single["status"] == "success":  # only queued: ContainerServiceImpl.bulkLaunch
+                    single = {**single, "workflow-id": "To be assigned"}  # TO_BE_ASSIGNED
         alias, secret = emu.issue_token(user or "admin")
         ctx = LaunchContext(emu, entry["json"], wrapper, project, root, value,
                             {k: v for k, v in params.items() if k != root},
