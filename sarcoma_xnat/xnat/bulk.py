@@ -21,10 +21,18 @@ from typing import Any
 from sarcoma_xnat.errors import ConfigurationError
 from sarcoma_xnat.progress import progress
 from sarcoma_xnat.xnat.client import XnatClient
-from sarcoma_xnat.xnat.containers import is_terminal
 from sarcoma_xnat.xnat.refs import resultset_rows
 
 __all__ = ["BulkPlan", "BulkResult", "plan_bulk", "run_bulk"]
+
+
+def is_terminal(status: object) -> bool:
+    """Return whether a container status is final: it *starts with* Complete, Failed or Killed.
+
+    (container-service ``src/main/java/org/nrg/containers/utils/ContainerUtils.java``;
+    there are many ``Failed (…)`` variants.)
+    """
+    return status is not None and str(status).startswith(("Complete", "Failed", "Killed"))
 
 
 @dataclass
