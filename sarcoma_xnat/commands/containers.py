@@ -33,13 +33,17 @@ def register(subparsers: Any) -> None:
     what.add_argument("--image", help="read the command from this image's org.nrg.commands label")
     run.add_argument("--command-name", help="which command of the image label (if several)")
     run.add_argument("--wrapper", help="wrapper name (default: the only one)")
-    run.add_argument("--archive", required=True, help="local archive folder")
+    run.add_argument("--archive", required=True, help="local archive folder (must exist)")
     run.add_argument("--target", help="URI of the object to run on, e.g. "
                                       "/archive/projects/P/subjects/S/experiments/E")
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                      help="launch parameter for a wrapper or command input (repeatable)")
     run.add_argument("--engine", choices=("auto", "docker", "inprocess"), default="auto",
                      help="auto: images through the Docker API when available, else in-process")
+    run.add_argument("--container-user", metavar="UID[:GID]",
+                     help="user the container runs as, like the Container Service's docker "
+                          "server setting container-user (default: your uid:gid; '' for the "
+                          "image's USER); output folders are writable by their owner only")
     run.set_defaults(_run=_run)
 
     command = subparsers.add_parser("command", help="check and label Container Service commands")
@@ -50,11 +54,11 @@ def register(subparsers: Any) -> None:
                           help="only XNAT's own rules (no unknown-key and boolean-type checks)")
     validate.set_defaults(_run=_validate)
     label = csub.add_parser("label", help="print the org.nrg.commands label for command files")
-    label.add_argument("files", nargs="+")
+    label.add_argument("files", nargs="+", help="command JSON files to turn into an org.nrg.commands label")
     label.set_defaults(_run=_label)
 
     engine = subparsers.add_parser("engine", help="a private Podman Docker-API service")
-    engine.add_argument("action", choices=("start", "stop", "status"))
+    engine.add_argument("action", choices=("start", "stop", "status"), help="start, stop or show the private Podman Docker-API service")
     engine.add_argument("--state-dir", help="socket and config folder "
                                             "(default $SARCOMA_XNAT_ENGINE_DIR or /tmp/...)")
     engine.set_defaults(_run=_engine)
@@ -102,8 +106,9 @@ def _run(args: argparse.Namespace) -> int:
     from sarcoma_xnat.containers.runner import open_engine, run_command
     from sarcoma_xnat.containers.validate import check_command
     from sarcoma_xnat.errors import ConfigurationError
+    from sarcoma_xnat.paths import check_archive
 
-    archive = LocalArchive(args.archive)
+    archive = LocalArchive(check_archive(args.archive, "--archive"))
     params = _params(args.param)
     image = args.image
     command = None if image else check_command(load_command(find_command_file(args.command_file)))
@@ -119,7 +124,7 @@ def _run(args: argparse.Namespace) -> int:
             command = check_command(chosen[0])
         assert command is not None
         result = run_command(command, archive, args.target, args.wrapper, params, engine,
-                             sink=lambda line: print(line, flush=True))
+                             sink=lambda line: print(line, flush=True), user=args.container_user)
     print(f"done ({result.engine}): stored {len(result.stored)} output(s)")
     return 0
 

@@ -1,4 +1,4 @@
-"""``sarcoma-xnat deid run|verify``: the de-identification step and the pseudonym lookup."""
+"""``sarcoma-xnat deid run|import|verify``: the de-identification steps and the pseudonym lookup."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ EXIT_SKIPPED = 1
 
 
 def register(subparsers: Any) -> None:
-    """Add ``deid run`` and ``deid verify``."""
+    """Add ``deid run``, ``deid import`` and ``deid verify``."""
     deid = subparsers.add_parser("deid", help="de-identify DICOM (PS3.15 Annex E) and check "
                                               "pseudonyms")
     sub = deid.add_subparsers(dest="deid_command", metavar="ACTION", required=True)
@@ -21,7 +21,8 @@ def register(subparsers: Any) -> None:
     run = sub.add_parser("run", help="de-identify a folder of DICOM into another folder "
                                      "(the container step)")
     run.add_argument("--input", required=True, help="folder to read (e.g. the session mount)")
-    run.add_argument("--output", required=True, help="folder to write (replaced atomically)")
+    run.add_argument("--output", required=True, help="folder to write, outside the input "
+                     "(replaced atomically; an existing one must be a previous output)")
     _secret_args(run)
     run.add_argument("--linkage", help="site linkage file (pseudonym,patient_id) to append to; "
                                        "keep it local")
@@ -29,6 +30,15 @@ def register(subparsers: Any) -> None:
     run.add_argument("--option", action="append", dest="options", metavar="OPTION",
                      help="profile option (repeatable); default: the study's options")
     run.set_defaults(_run=_run)
+
+    into = sub.add_parser("import", help="de-identify a session and import the pseudonymised "
+                                         "copy into a study project of the same XNAT (the "
+                                         "'Run container' step; XNAT_HOST/XNAT_USER/XNAT_PASS)")
+    into.add_argument("--input", required=True, help="folder to read (the session mount)")
+    into.add_argument("--project", required=True, help="study project to import into")
+    _secret_args(into)
+    into.add_argument("--linkage", help="site linkage file to append to; keep it local")
+    into.set_defaults(_run=_import)
 
     verify = sub.add_parser("verify", help="which pseudonym a PatientID has, and the reverse "
                                            "through the linkage file")
@@ -54,7 +64,11 @@ def _key(args: argparse.Namespace) -> Any:
 
 def _run(args: argparse.Namespace) -> int:
     from sarcoma_xnat.deid.folder import run
+    from sarcoma_xnat.paths import check_input_folder, check_output_folder
 
+    source = check_input_folder(args.input, "--input")
+    out = check_output_folder(args.output, "--output", {"--input": source})
+    _outside(out, source, linkage=args.linkage, audit_log=args.audit_log)
     params = {"key": _key(args), "linkage": args.linkage, "audit_log": args.audit_log}
     if args.options:
         params["options"] = args.options
@@ -64,6 +78,51 @@ def _run(args: argparse.Namespace) -> int:
     for skipped in report.skipped:
         print(f"skipped {skipped.file}: {skipped.reason}", file=sys.stderr)
     return EXIT_SKIPPED if report.skipped else 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    """De-identify the mounted session and import it into ``--project`` (never beside it).
+
+    The Container Service gives the container ``XNAT_HOST``, ``XNAT_USER`` (an alias
+    token) and ``XNAT_PASS`` (container-service ``ContainerServiceImpl``); the site
+    secret arrives as ``$SARCOMA_XNAT_SITE_SECRET`` from the command's ``secrets``
+    block, never as an input (see ``xnat-commands/deid.json``).
+    """
+    from sarcoma_xnat.archive.xnat import XnatArchive
+    from sarcoma_xnat.deid import Deidentifier, LinkageFile
+    from sarcoma_xnat.ingest.folder import ingest_folder
+    from sarcoma_xnat.paths import check_input_folder
+    from sarcoma_xnat.xnat import connect
+
+    source = check_input_folder(args.input, "--input")
+    deidentifier = Deidentifier(_key(args))
+    linkage = LinkageFile(args.linkage) if args.linkage else None
+    with connect() as client:
+        report = ingest_folder(source, XnatArchive(client), args.project, deidentifier, linkage)
+    print(report.summary())
+    for ref in report.stored:
+        print(f"stored {ref.uri}")
+    for failed in report.failed:
+        print(f"study {failed.session} not stored: {'; '.join(failed.reasons)}", file=sys.stderr)
+    for skipped in report.skipped:
+        print(f"skipped {skipped.file}: {skipped.reason}", file=sys.stderr)
+    return 0 if report.ok else EXIT_SKIPPED
+
+
+def _outside(out: Any, source: Any, **files: str | None) -> None:
+    """Refuse a linkage file or audit log inside the output (replaced, uploaded) or the input."""
+    from pathlib import Path
+
+    from sarcoma_xnat.errors import ConfigurationError
+
+    for name, value in files.items():
+        if value is None:
+            continue
+        path = Path(value).expanduser().resolve()
+        for folder, what in ((out, "output"), (source, "input")):
+            if folder in path.parents:
+                raise ConfigurationError(f"--{name.replace('_', '-')} {path} lies inside the "
+                                         f"{what} folder {folder}: keep it outside both")
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -15,7 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Create (or reuse) a demo folder, synthesize a small hospital cohort, "
                     "de-identify it into a study archive, run the pipeline and print a summary.")
     p.add_argument("--folder", type=Path, default=Path("sarcoma-demo"),
-                   help="demo folder (default ./sarcoma-demo)")
+                   help="demo folder: new, empty or a previous demo folder "
+                        "(default ./sarcoma-demo)")
     p.add_argument("--subjects", type=int, default=3, help="number of subjects (default 3)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--preset", choices=("standard", "small"), default="standard",
@@ -29,8 +30,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the demo and print its summary table."""
     from sarcoma_xnat.demo import format_summary, run_demo
+    from sarcoma_xnat.errors import ConfigurationError
+    from sarcoma_xnat.paths import check_output_folder, is_archive, is_own_folder, mark_own_folder
 
-    result = run_demo(args.folder, subjects=args.subjects, seed=args.seed, preset=args.preset,
+    if args.subjects < 1:
+        raise ConfigurationError(f"--subjects must be at least 1, got {args.subjects}")
+    folder = check_output_folder(args.folder, "--folder", own=lambda f: is_own_folder(f) or any(
+        is_archive(f / name) for name in ("hospital", "archive")))
+    mark_own_folder(folder, "demo")
+    result = run_demo(folder, subjects=args.subjects, seed=args.seed, preset=args.preset,
                       engine=args.engine)
     print(format_summary(result))
     return 0

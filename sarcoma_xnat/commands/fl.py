@@ -24,15 +24,16 @@ def _job_args(p: argparse.ArgumentParser) -> None:
                    help="the server's validation data for the gate")
     p.add_argument("--synthetic", type=int, default=0, metavar="N",
                    help="instead of --site/--server-data: make synthetic sites of N subjects each")
-    p.add_argument("--workspace", type=Path, required=True, help="run folder")
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--mode", choices=("multimodal", "clinical", "image"), default="multimodal")
-    p.add_argument("--preset", choices=("tiny", "small", "densenet121"), default="tiny")
-    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--workspace", type=Path, required=True,
+                   help="run folder: new, empty or a previous run folder, outside the sites' data")
+    p.add_argument("--rounds", type=int, default=3, help="federated rounds")
+    p.add_argument("--mode", choices=("multimodal", "clinical", "image"), default="multimodal", help="which inputs the network uses")
+    p.add_argument("--preset", choices=("tiny", "small", "densenet121"), default="tiny", help="image network size (densenet121 wants a GPU)")
+    p.add_argument("--image-size", type=int, default=32, help="voxels per axis of the tumour crop")
     p.add_argument("--clinical-hidden", type=int, default=32,
                    help="hidden width of the clinical MLP (0: linear clinical branch)")
-    p.add_argument("--local-epochs", type=int, default=2)
-    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--local-epochs", type=int, default=2, help="epochs each site trains per round")
+    p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate at the sites")
     p.add_argument("--merge-weight", type=float, default=0.5, help="weight of an accepted update")
     p.add_argument("--max-drop", type=float, default=0.02,
                    help="largest tolerated drop of the server's validation C-index")
@@ -61,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     v.add_argument("--project-file", type=Path, help="NVFlare project.yml (see --sample)")
     v.add_argument("--sample", type=Path, metavar="FILE", help="write a sample project.yml for the study")
     v.add_argument("--server", default="fl.example.org", help="server FQDN for --sample")
-    v.add_argument("--sites", nargs="+", default=["site-1", "site-2", "site-3"])
+    v.add_argument("--sites", nargs="+", default=["site-1", "site-2", "site-3"], help="site (client) names")
     v.add_argument("--workspace", type=Path, default=Path("nvflare-kits"))
     v.set_defaults(_run=run_provision)
     c = sub.add_parser("client", help="start this site's NVFlare client from its startup kit",
@@ -95,6 +96,20 @@ def _settings(args: argparse.Namespace):
                       image_size=args.image_size, local_epochs=args.local_epochs, lr=args.lr,
                       merge_weight=args.merge_weight, max_drop=args.max_drop, fedbn=args.fedbn,
                       blend=args.blend, dp_clip=args.dp_clip, dp_noise=args.dp_noise)
+
+
+def _check_workspace(args: argparse.Namespace, kind: str) -> None:
+    """Refuse a workspace that overlaps a site's data or holds someone else's files; mark it."""
+    from sarcoma_xnat.paths import check_output_folder, is_own_folder, mark_own_folder
+
+    inputs = {f"--site {name}": archive for name, archive, _ in args.site if archive != "xnat"}
+    if getattr(args, "server_data", None) and ":" in args.server_data:
+        archive = args.server_data.rsplit(":", 1)[0]
+        inputs["--server-data"] = None if archive == "xnat" else archive
+    workspace = check_output_folder(
+        args.workspace, "--workspace", inputs,
+        own=lambda f: is_own_folder(f) or (f / "site-config.json").is_file())
+    mark_own_folder(workspace, kind)
 
 
 def _sites(args: argparse.Namespace, n_default: int):
@@ -131,6 +146,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     from sarcoma_xnat.fl.runner import simulate
 
     settings = _settings(args)  # checked before any synthetic site is made
+    _check_workspace(args, "fl-workspace")
     sites, server = _sites(args, 2)
     _report(simulate(settings, sites, server, args.workspace))
     return 0
@@ -143,6 +159,7 @@ def run_poc(args: argparse.Namespace) -> int:
     from sarcoma_xnat.fl.runner import run_poc as poc
 
     settings = _settings(args)  # checked before any synthetic site is made
+    _check_workspace(args, "fl-workspace")
     sites, server = _sites(args, 3)
     started = time.time()
     result = poc(settings, sites, server, args.workspace)
@@ -164,6 +181,11 @@ def run_provision(args: argparse.Namespace) -> int:
         from sarcoma_xnat.errors import ConfigurationError
 
         raise ConfigurationError("give --project-file (or --sample FILE to write one)")
+    from sarcoma_xnat.paths import check_output_folder, is_own_folder, mark_own_folder
+
+    workspace = check_output_folder(args.workspace, "--workspace", own=lambda f: is_own_folder(f)
+                                    or any(f.glob("*/prod_*")))
+    mark_own_folder(workspace, "fl-kits")
     kits = provision(args.project_file, args.workspace)
     for kit in kits:
         print(f"startup kit: {kit}")

@@ -25,31 +25,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="model_command", metavar="ACTION", required=True)
     t = sub.add_parser("train", help="train on a project; hold out a test split and report on it")
     _data_args(t)
-    t.add_argument("--out", type=Path, required=True, help="output folder (model.pt, metrics, PNGs)")
-    t.add_argument("--mode", choices=("multimodal", "clinical", "image"), default="multimodal")
+    t.add_argument("--out", type=Path, required=True,
+                   help="output folder (model.pt, metrics, PNGs): new, empty or a previous output")
+    t.add_argument("--mode", choices=("multimodal", "clinical", "image"), default="multimodal", help="which inputs the network uses")
     t.add_argument("--preset", choices=("tiny", "small", "densenet121"), default="tiny",
                    help="image-branch size (tiny/small for CPU; densenet121 needs a GPU)")
     t.add_argument("--image-size", type=int, default=32, help="voxels per axis fed to the network")
     t.add_argument("--clinical-hidden", type=int, default=32,
                    help="hidden width of the clinical MLP (0: linear branch, a Cox-like model)")
-    t.add_argument("--epochs", type=int, default=30)
-    t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--epochs", type=int, default=30, help="training epochs per network")
+    t.add_argument("--batch-size", type=int, default=32, help="subjects per batch")
+    t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     t.add_argument("--blend", action="store_true",
                    help="train with gradient blending (auxiliary clinical/image heads; off by default)")
     t.add_argument("--ensemble", type=int, default=3,
                    help="train this many networks from different seeds and average them")
-    t.add_argument("--test-fraction", type=float, default=0.25)
+    t.add_argument("--test-fraction", type=float, default=0.25, help="fraction of subjects held out for the test C-index")
     t.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the CIs")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=int, default=0, help="random seed of the split and the networks")
     t.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     t.set_defaults(_run=run_train)
     e = sub.add_parser("evaluate", help="evaluate a trained model on all curated sessions of a project")
     _data_args(e)
     e.add_argument("--model", type=Path, required=True, help="model.pt written by 'model train'")
-    e.add_argument("--out", type=Path, required=True, help="output folder (metrics.json, PNGs)")
-    e.add_argument("--bootstrap", type=int, default=200)
-    e.add_argument("--threads", type=int, default=2)
+    e.add_argument("--out", type=Path, required=True,
+                   help="output folder (metrics.json, PNGs): new, empty or a previous output")
+    e.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the CIs")
+    e.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     e.set_defaults(_run=run_evaluate)
     try:
         from sarcoma_xnat.steps import prognosis
@@ -67,6 +69,14 @@ def _print_report(report: dict) -> None:
               f"{u['value']:.3f} ({u['ci_lower']:.3f}-{u['ci_upper']:.3f})")
 
 
+def _check_paths(args: argparse.Namespace) -> None:
+    """Check --archive and --out before the cohort is loaded (minutes of work)."""
+    from sarcoma_xnat.paths import check_archive, check_output_folder, mark_own_folder
+
+    archive = None if args.archive == "xnat" else check_archive(args.archive, "--archive")
+    mark_own_folder(check_output_folder(args.out, "--out", {"--archive": archive}), "model")
+
+
 def run_train(args: argparse.Namespace) -> int:
     """Train, save ``model.pt`` and write the held-out evaluation."""
     import torch
@@ -79,6 +89,7 @@ def run_train(args: argparse.Namespace) -> int:
     from sarcoma_xnat.steps.base import write_provenance
 
     started = time.time()
+    _check_paths(args)
     if args.mode != "clinical" and args.image_size < 32:
         from sarcoma_xnat.errors import ConfigurationError
 
@@ -116,6 +127,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from sarcoma_xnat.fl.site import open_archive
     from sarcoma_xnat.fl.workflow import TrainedModel, evaluate_model
 
+    _check_paths(args)
     torch.set_num_threads(args.threads)
     model, meta = load_checkpoint(args.model)
     cohort = load_cohort(open_archive(args.archive), args.project, args.resource,

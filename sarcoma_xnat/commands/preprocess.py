@@ -30,7 +30,8 @@ def _add_preprocess(sub: argparse._SubParsersAction) -> None:
                     "--archive/--session (local archive; output stored as a session resource).")
     where = p.add_argument_group("where")
     where.add_argument("--input", type=Path, help="session folder (SCANS/, ASSESSORS/)")
-    where.add_argument("--output", type=Path, help="output folder (replaced atomically)")
+    where.add_argument("--output", type=Path, help="output folder, outside the input (replaced "
+                       "atomically; an existing one must be a previous output)")
     where.add_argument("--archive", type=Path, help="local archive root")
     where.add_argument("--session", dest="session_uri", help="session URI in the archive, "
                        "e.g. /archive/projects/P/subjects/S/experiments/E")
@@ -71,6 +72,7 @@ _PARAM_KEYS = ("t1_pattern", "t2_pattern", "t1_scan", "t2_scan", "roi_type", "ro
 def run_preprocess(args: argparse.Namespace) -> int:
     """Run the preprocess step in the form the arguments ask for."""
     from sarcoma_xnat.errors import ConfigurationError
+    from sarcoma_xnat.paths import check_archive, check_input_folder, check_output_folder
     from sarcoma_xnat.steps import preprocess as step
 
     params: dict[str, Any] = {k: getattr(args, k) for k in _PARAM_KEYS if getattr(args, k) is not None}
@@ -81,6 +83,8 @@ def run_preprocess(args: argparse.Namespace) -> int:
     if files:
         if args.input is None or args.output is None:
             raise ConfigurationError("--input and --output go together")
+        source = check_input_folder(args.input, "--input")
+        check_output_folder(args.output, "--output", {"--input": source})
         result = step.run(args.input, args.output, params)
         where = str(result.output_dir)
     else:
@@ -88,9 +92,11 @@ def run_preprocess(args: argparse.Namespace) -> int:
             raise ConfigurationError("--archive and --session go together")
         from sarcoma_xnat.archive import LocalArchive, ObjectRef
 
-        result = step.run_on_archive(LocalArchive(args.archive), ObjectRef.parse(args.session_uri),
+        result = step.run_on_archive(LocalArchive(check_archive(args.archive)), ObjectRef.parse(args.session_uri),
                                      params, label=args.label or step.RESOURCE_LABEL)
         where = f"{args.session_uri} resource {args.label or step.RESOURCE_LABEL} ({result.output_dir})"
+    if result.skipped is not None:
+        return 0  # not an error: the step logged the one line that says why nothing was written
     tumour = result.measurements.get("tumour")
     print(f"preprocess wrote {', '.join(result.files)} to {where}")
     if tumour:
@@ -181,23 +187,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     n4.add_argument("output", type=Path, help="corrected image (.nii.gz)")
     n4.add_argument("--mask", type=Path, help="foreground mask (default: Otsu)")
     n4.add_argument("--field", type=Path, help="also write the log bias field here")
-    n4.add_argument("--target-voxels", type=int, default=64_000)
-    n4.add_argument("--iterations", type=_iterations, default=(50, 50, 50))
+    n4.add_argument("--target-voxels", type=int, default=64_000, help="voxels of the shrunk image N4 fits on")
+    n4.add_argument("--iterations", type=_iterations, default=(50, 50, 50), help="iterations per fitting level, e.g. 50,50,50")
     n4.set_defaults(_run=run_n4)
     zs = subparsers.add_parser("zscore", help="z-score normalization over the foreground")
-    zs.add_argument("input", type=Path)
-    zs.add_argument("output", type=Path)
+    zs.add_argument("input", type=Path, help="image to normalise (.nii.gz)")
+    zs.add_argument("output", type=Path, help="normalised image (.nii.gz)")
     zs.add_argument("--mask", type=Path, help="foreground mask (default: Otsu)")
     zs.set_defaults(_run=run_zscore)
     rs = subparsers.add_parser("resample", help="resample onto a 128^3 grid in physical space")
-    rs.add_argument("input", type=Path)
-    rs.add_argument("output", type=Path)
+    rs.add_argument("input", type=Path, help="image to resample (.nii.gz)")
+    rs.add_argument("output", type=Path, help="resampled image (.nii.gz)")
     rs.add_argument("--reference", type=Path, help="image whose frame and FOV define the grid")
-    rs.add_argument("--grid", choices=("fov", "box"), default="fov")
+    rs.add_argument("--grid", choices=("fov", "box"), default="fov", help="whole field of view or a cube around the mask")
     rs.add_argument("--mask", type=Path, help="tumour mask on the reference grid (box mode)")
-    rs.add_argument("--margin-mm", type=float, default=20.0)
-    rs.add_argument("--size", type=int, default=128)
-    rs.add_argument("--interpolator", choices=("bspline", "linear", "nearest"), default="bspline")
+    rs.add_argument("--margin-mm", type=float, default=20.0, help="margin around the mask in box mode")
+    rs.add_argument("--size", type=int, default=128, help="voxels per axis of the output grid")
+    rs.add_argument("--interpolator", choices=("bspline", "linear", "nearest"), default="bspline", help="interpolation (nearest for masks)")
     rs.set_defaults(_run=run_resample)
     rm = subparsers.add_parser("roi-mask", help="SEG or RTSTRUCT -> mask on a series' grid")
     rm.add_argument("annotation", type=Path, help="SEG or RTSTRUCT file")

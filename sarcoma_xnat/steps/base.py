@@ -32,6 +32,7 @@ from typing import Any
 from sarcoma_xnat.archive.base import Archive
 from sarcoma_xnat.archive.refs import ObjectRef
 from sarcoma_xnat.errors import ArchiveError
+from sarcoma_xnat.paths import refuse_foreign_folder
 
 __all__ = [
     "PROVENANCE_FILE",
@@ -56,9 +57,11 @@ def atomic_output(output_dir: str | os.PathLike[str]) -> Iterator[Path]:
     renamed into place, replacing an old ``output_dir``. When ``output_dir`` is a mount
     point or its parent is not writable — a container's ``/output`` — the temporary
     folder sits inside it and its contents are moved up at the end. On error the
-    temporary folder is removed and ``output_dir`` is left as it was.
+    temporary folder is removed and ``output_dir`` is left as it was. A non-empty
+    ``output_dir`` that the suite did not write (no ``provenance.json``) is refused.
     """
     final = Path(output_dir).resolve()
+    refuse_foreign_folder(final)  # never replace a folder of someone else's files
     inside = final.is_dir() and (_is_mount_point(final) or not os.access(final.parent, os.W_OK))
     if not inside:
         final.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sarcoma_xnat.errors import ConfigurationError
 from sarcoma_xnat.steps import base
 from sarcoma_xnat.steps.base import atomic_output
 
@@ -15,11 +16,26 @@ def test_success_replaces_old_output(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "old.txt").write_text("old")
+    (out / "provenance.json").write_text("{}")  # a previous output of the suite
     with atomic_output(out) as work:
         (work / "new.txt").write_text("new")
         assert not (out / "new.txt").exists()  # nothing visible before the end
     assert sorted(p.name for p in out.iterdir()) == ["new.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.parametrize("mounted", [False, True])
+def test_a_folder_the_suite_did_not_write_is_never_replaced(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mounted: bool) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "thesis.docx").write_text("years of work")
+    monkeypatch.setattr(base, "_is_mount_point", lambda p: mounted and p == out)
+    with pytest.raises(ConfigurationError, match="did not write"):
+        with atomic_output(out) as work:
+            (work / "new.txt").write_text("new")
+    assert [p.name for p in out.iterdir()] == ["thesis.docx"]
+    assert (out / "thesis.docx").read_text() == "years of work"
 
 
 def test_failure_leaves_nothing(tmp_path: Path) -> None:
