@@ -29,6 +29,10 @@ HANDLER_TYPES = ("Resource", "Assessor", "Scan")
 DELIMITERS = ("quoted-space", "space", "comma", "flag")
 VISIBILITIES = ("public", "private", "protected")
 RESERVED_ENV = ("XNAT_USER", "XNAT_PASS", "XNAT_HOST")
+#: secret source and destination types the Container Service can deserialise
+#: (container-service ``secrets/SecretSource.java``, ``secrets/SecretDestination.java``)
+SECRET_SOURCES = ("system-property",)
+SECRET_DESTINATIONS = ("environment-variable",)
 
 _HAS_TAG = re.compile(r"^.+:[a-zA-Z0-9_.-]+$")
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -227,7 +231,20 @@ def command_errors(command: Command | Mapping[str, Any], strict: bool = True) ->
             errors.append(f"{c}incorrect ulimit format: {ulimit}. Should be \"softlimit:hardlimit\" or \"limit\"")
     env = data.get("environment-variables") or {}
     for secret in data.get("secrets") or []:
-        env_name = (secret.get("destination") or {}).get("identifier") if isinstance(secret, dict) else None
+        # CS >= 3.3 secrets/Secret.java: {"source": {"type", "identifier"}, "destination": {...}};
+        # Jackson knows one source type (SystemPropertySecretSource "system-property") and one
+        # destination type (EnvironmentVariableSecretDestination "environment-variable")
+        source = secret.get("source") if isinstance(secret, dict) else None
+        dest = secret.get("destination") if isinstance(secret, dict) else None
+        if not isinstance(source, dict) or source.get("type") not in SECRET_SOURCES \
+                or _blank(source.get("identifier")):
+            errors.append(f"{c}secret source must be {{\"type\": one of {', '.join(SECRET_SOURCES)}, "
+                          "\"identifier\": ...}.")
+        if not isinstance(dest, dict) or dest.get("type") not in SECRET_DESTINATIONS \
+                or _blank(dest.get("identifier")):
+            errors.append(f"{c}secret destination must be {{\"type\": one of "
+                          f"{', '.join(SECRET_DESTINATIONS)}, \"identifier\": ...}}.")
+        env_name = dest.get("identifier") if isinstance(dest, dict) else None
         if env_name in RESERVED_ENV or env_name in env:
             errors.append(f"{c}secret environment variable \"{env_name}\" is reserved or already used.")
     mounts = data.get("mounts", [])

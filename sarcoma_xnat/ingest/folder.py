@@ -92,7 +92,11 @@ def ingest_folder(source: str | os.PathLike[str], archive: Archive, project: str
     report = IngestReport()
     studies: dict[str, StudyGroup] = {}
     counts: Counter[str] = Counter()
-    files = sorted(p for p in src.rglob("*") if p.is_file() and not p.name.startswith("."))
+    from sarcoma_xnat.steps.xnat_mount import is_bookkeeping
+
+    # an XNAT session mount also holds catalogs, snapshots and AIM copies: not studies
+    files = sorted(p for p in src.rglob("*") if p.is_file() and not p.name.startswith(".")
+                   and not is_bookkeeping(p, src))
     with tempfile.TemporaryDirectory(prefix="sarcoma-ingest-") as tmp:
         staging = Path(tmp)
         pending: dict[str, list[str]] = {}  # new study UID -> failures seen before its first file
