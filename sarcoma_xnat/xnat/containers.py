@@ -95,9 +95,22 @@ class ContainersApi:
         self.session.put(self._enable_path(command_id, wrapper, project) + "/disabled")
 
     def is_enabled(self, command_id: int, wrapper: str, project: str | None = None) -> bool:
-        """Return whether a wrapper is enabled site-wide (or for ``project``)."""
+        """Return whether a wrapper is enabled site-wide (or for ``project``).
+
+        container-service ``rest/CommandConfigurationRestApi.java``: the site route
+        answers a bare ``true``/``false``; the project route a ``ProjectEnabledReport``
+        (``model/configuration/ProjectEnabledReport.java``) ``{"enabled-for-site": …,
+        "enabled-for-project": …, "project": …}``, whose ``enabled-for-project`` is
+        false while the site enablement is off (``ContainerConfigServiceImpl``).
+        """
         text = self.session.get(self._enable_path(command_id, wrapper, project) + "/enabled").text
-        return text.strip().lower() == "true"
+        try:
+            answer = json.loads(text)
+        except ValueError:
+            answer = text.strip().lower() == "true"
+        if isinstance(answer, dict):
+            answer = answer.get("enabled-for-project")
+        return answer is True
 
     # -- launch --------------------------------------------------------------------
     @staticmethod

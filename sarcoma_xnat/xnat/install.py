@@ -6,9 +6,21 @@ nothing. With ``dry_run=True`` it only reports what it would change.
 
 The subscriptions launch every ROI-collection wrapper of the triggered commands
 (by default the preprocessing command) when an annotator saves an ROI collection
-in OHIF, on both CREATED and UPDATED: the OHIF plugin stores the assessor before
-its file, so the CREATED launch may find no file and fail while the UPDATED one,
-fired after the file is stored, succeeds; re-runs replace their outputs.
+in OHIF: one subscription per wrapper, on ImageAssessorEvent **UPDATED** only.
+The OHIF plugin saves the assessor several times per upload
+(``DefaultCollectionStorage.storeImpl`` in the ICR OHIF-XNAT plugin, e.g.
+``nekoaimo/neko-ohif-xnat:src/main/java/org/nrg/xnatx/roi/process/DefaultCollectionStorage.java``):
+CREATED before any resource exists (a launch could never match the wrapper's
+SEG/RTSTRUCT matcher), UPDATED once the catalog exists but before the file is
+written, UPDATED again with the file, and for RTSTRUCT two more for the AIM copy
+(``OhifRoiApi.storeAlternateTypes``). The preprocess step itself exits cleanly
+without writing when the annotation file is not there yet and skips a run whose
+inputs are already recorded in the session's output, so one save gives one result.
+
+Prerequisites on the server: the Event Service enabled (checked first, see
+:meth:`~sarcoma_xnat.xnat.events.EventsApi.require_enabled`). Subscription names are
+not unique in XNAT; the installer recognises its own by name, event filter and action
+key, and removes duplicates and stale ones it made.
 """
 
 from __future__ import annotations
@@ -27,13 +39,17 @@ from sarcoma_xnat.xnat.roi import ROI_XSI_TYPE
 __all__ = [
     "Change",
     "ROI_PAYLOAD_FILTER",
+    "ROI_STATUS",
     "install_suite",
     "load_suite_commands",
 ]
 
-#: only ROI collections trigger the subscriptions
-ROI_PAYLOAD_FILTER = f'$[?(@.xsiType == "{ROI_XSI_TYPE}")]'
-_STATUSES = ("CREATED", "UPDATED")
+#: only ROI collections trigger the subscriptions; the predicate only, as XNAT wraps it
+#: as ``$[?( … )]`` itself and refuses a ``$``-rooted filter with 424
+#: (xnat-web ``eventservice/services/impl/EventSubscriptionEntityServiceImpl.java``)
+ROI_PAYLOAD_FILTER = f'@.xsiType == "{ROI_XSI_TYPE}"'
+#: the assessor save that carries the annotation file (see the module docstring)
+ROI_STATUS = "UPDATED"
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,8 @@ def install_suite(
     """
     commands = load_suite_commands() if commands is None else commands
     changes: list[Change] = []
+    if any(_triggered(c, triggered) for c in commands):
+        client.events.require_enabled()  # else no subscription can be made or fire
 
     def change(action: str, target: str) -> None:
         changes.append(Change(action, target))
@@ -141,24 +159,32 @@ def install_suite(
 
 def _subscribe(client: XnatClient, project: str, wrapper: str, wrapper_id: Any,
                dry_run: bool, change: Callable[[str, str], None]) -> None:
-    """Make sure the CREATED and UPDATED subscriptions for one wrapper exist and resolve."""
+    """Make sure exactly one UPDATED subscription of ours launches this wrapper, and that it resolves."""
     events = client.events
-    for status in _STATUSES:
-        name = f"sarcoma-xnat {project}: {wrapper} on ROI collection {status.lower()}"
-        body = subscription_body(name, "ImageAssessorEvent", status,
-                                 action_key(wrapper_id) if wrapper_id is not None else "?",
-                                 project_ids=[project], payload_filter=ROI_PAYLOAD_FILTER)
-        existing = events.find(name)
-        wanted = {k: body[k] for k in ("action-key", "event-filter", "active")}
-        if existing is not None and all(_subset(v, existing.get(k)) for k, v in wanted.items()):
-            if not dry_run:
-                events.verify(int(existing["id"]))
+    prefix = f"sarcoma-xnat {project}: {wrapper} on ROI collection"
+    name = f"{prefix} saved"
+    body = subscription_body(name, "ImageAssessorEvent", ROI_STATUS,
+                             action_key(wrapper_id) if wrapper_id is not None else "?",
+                             project_ids=[project], payload_filter=ROI_PAYLOAD_FILTER)
+    # names are not unique (xnat-web EventServiceRestApi.createSubscription checks none):
+    # ours are those named by this installer for this project and wrapper
+    ours = sorted((s for s in events.subscriptions() if str(s.get("name", "")).startswith(prefix)),
+                  key=lambda s: int(s.get("id") or 0))
+    wanted = {k: body[k] for k in ("action-key", "event-filter", "active")}
+    keep = next((s for s in ours if s.get("name") == name and s.get("valid") is not False
+                 and all(_subset(v, s.get(k)) for k, v in wanted.items())), None)
+    for sub in ours:
+        if sub is keep:
             continue
-        if existing is not None:
-            change("replace subscription", name)
-            if not dry_run:
-                events.delete(int(existing["id"]))
-        else:
-            change("create subscription", name)
+        same_name = sub.get("name") == name
+        change("remove duplicate subscription" if same_name and keep is not None
+               else "remove stale subscription", f"{sub.get('name')} (id {sub.get('id')})")
         if not dry_run:
-            events.verify(events.create(body))
+            events.delete(int(sub["id"]))
+    if keep is not None:
+        if not dry_run:
+            events.verify(int(keep["id"]))
+        return
+    change("create subscription", name)
+    if not dry_run:
+        events.verify(events.create(body))

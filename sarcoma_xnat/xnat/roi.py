@@ -4,6 +4,12 @@ Only collections stored this way are indexed by the plugin and shown in OHIF; a
 SEG or RTSTRUCT uploaded as a plain resource or scan is invisible to annotators.
 The plugin stores an ``icr:roiCollectionData`` assessor whose ``out`` resource,
 labelled with the collection type, holds ``<label>.dcm``.
+
+A GET or DELETE of a collection that does not exist is answered 422, not 404
+(``OhifRoiApi.getCollection`` "Bad ID or label: …", ``deleteCollection`` "ROI
+collection … not valid for project …"; ICR OHIF-XNAT plugin, e.g.
+``nekoaimo/neko-ohif-xnat:src/main/java/org/nrg/xnatx/roi/xapi/OhifRoiApi.java``);
+both are read here as "not found".
 """
 
 from __future__ import annotations
@@ -100,7 +106,12 @@ class RoiApi:
         url = path + (f"?type={collection_type}" if collection_type else "")
         try:
             return self.files.download_file(url, target)
-        except XnatNotFoundError:
+        except XnatError as exc:
+            if not _missing(exc, "bad id or label"):
+                if exc.status == 422:  # OhifRoiApi.getCollection: not convertible, empty body
+                    exc.message = f"{exc.message} (the collection has no {collection_type} form)"
+                    exc.args = (str(exc),)
+                raise
             raise ObjectNotFoundError(f"no ROI collection {id_or_label!r} in project {project}",
                                       project=project, assessor=id_or_label) from None
 
@@ -108,5 +119,11 @@ class RoiApi:
         """Delete a collection; a missing one is not an error."""
         try:
             self.session.delete(f"/xapi/roi/projects/{project}/collections/{id_or_label}")
-        except XnatNotFoundError:
-            pass
+        except XnatError as exc:
+            if not _missing(exc, "not valid for project"):
+                raise
+
+
+def _missing(exc: XnatError, marker: str) -> bool:
+    """Return whether an ROI API error means "no such collection" (422 with ``marker``, or 404)."""
+    return isinstance(exc, XnatNotFoundError) or (exc.status == 422 and marker in str(exc).lower())

@@ -64,11 +64,21 @@ def test_install_from_image_label(emulator, client, commands):
     assert saved["name"] == cmd["name"] and saved["id"]
 
 
-def test_subscription_create_verify_list_delete(client, commands):
+def _roi_wrapper(client, commands, enable: bool = True) -> tuple[int, dict]:
+    """Install the preprocess command; return its id and ROI wrapper (enabled for P)."""
     cid = client.containers.install_command(_preprocess(commands))
-    wid = next(w["id"] for w in client.containers.command(cid)["xnat"]
-               if w["name"] == "sarcoma-preprocess-roi")
-    body = subscription_body("on roi", "ImageAssessorEvent", "UPDATED", action_key(wid), ["P"])
+    wrapper = next(w for w in client.containers.command(cid)["xnat"]
+                   if w["name"] == "sarcoma-preprocess-roi")
+    if enable:
+        client.containers.enable(cid, wrapper["name"])
+        client.containers.enable(cid, wrapper["name"], "P")
+    return cid, wrapper
+
+
+def test_subscription_create_verify_list_delete(client, commands):
+    _, wrapper = _roi_wrapper(client, commands)
+    body = subscription_body("on roi", "ImageAssessorEvent", "UPDATED", action_key(wrapper["id"]),
+                             ["P"], payload_filter='@.xsiType == "icr:roiCollectionData"')
     sid = client.events.create(body)
     assert client.events.verify(sid)["name"] == "on roi"
     assert [s["id"] for s in client.events.subscriptions()] == [sid]
@@ -76,17 +86,20 @@ def test_subscription_create_verify_list_delete(client, commands):
     assert client.events.subscriptions() == []
 
 
-def test_subscription_that_never_fires_is_caught(client, commands):
-    cid = client.containers.install_command(_preprocess(commands))
-    wid = client.containers.command(cid)["xnat"][0]["id"]
-    typo = subscription_body("typo", "ImageAssesorEvent", "CREATED", action_key(wid))
-    sid = client.events.create(typo)  # XNAT stores it without complaint
-    with pytest.raises(ConfigurationError, match="unknown to this XNAT"):
+def test_subscription_that_cannot_fire_is_refused_or_caught(client, commands):
+    cid, wrapper = _roi_wrapper(client, commands)
+    typo = subscription_body("typo", "ImageAssesorEvent", "UPDATED", action_key(wrapper["id"]), ["P"])
+    with pytest.raises(ConfigurationError, match="refused subscription 'typo'.*ImageAssesorEvent"):
+        client.events.create(typo)  # xnat-web validate(): Class.forName fails -> 424
+    ghost = subscription_body("ghost", "ImageAssessorEvent", "UPDATED", action_key(999999), ["P"])
+    with pytest.raises(ConfigurationError, match="refused subscription 'ghost'"):
+        client.events.create(ghost)
+    # stored while valid, broken later: XNAT reads it back valid=false, verify() says why
+    sid = client.events.create(subscription_body("later", "ImageAssessorEvent", "UPDATED",
+                                                 action_key(wrapper["id"]), ["P"]))
+    client.containers.disable(cid, wrapper["name"], "P")
+    with pytest.raises(ConfigurationError, match="would never fire.*invalid"):
         client.events.verify(sid)
-    ghost = client.events.create(subscription_body("ghost", "ImageAssessorEvent", "CREATED",
-                                                   action_key(999999)))
-    with pytest.raises(ConfigurationError, match="is not offered"):
-        client.events.verify(ghost)
 
 
 def test_install_is_idempotent_and_dry_run_changes_nothing(emulator, client, commands):
@@ -97,12 +110,14 @@ def test_install_is_idempotent_and_dry_run_changes_nothing(emulator, client, com
     assert [str(c) for c in first] == [str(c) for c in dry]
     wrappers = sum(len(c["xnat"]) for c in commands)
     assert sum(c.action == "enable wrapper" for c in first) == 2 * wrappers
-    subs = client.events.subscriptions()
-    assert sorted(s["event-filter"]["status"] for s in subs) == ["CREATED", "UPDATED"]
-    assert all(s["event-filter"]["project-ids"] == ["SARC"] for s in subs)
+    (sub,) = client.events.subscriptions()  # one per triggered ROI wrapper, UPDATED only
+    assert sub["event-filter"]["status"] == "UPDATED"
+    assert sub["event-filter"]["payload-filter"] == '@.xsiType == "icr:roiCollectionData"'
+    assert sub["event-filter"]["project-ids"] == ["SARC"]
     assert install_suite(client, "SARC", commands, sink=lambda s: None) == []
+    assert install_suite(client, "SARC", commands, dry_run=True, sink=lambda s: None) == []
     assert len(client.containers.commands()) == len(commands)
-    assert len(client.events.subscriptions()) == 2
+    assert len(client.events.subscriptions()) == 1
 
 
 def test_install_updates_a_changed_command(emulator, client, commands):
@@ -125,7 +140,7 @@ def test_cli_install_dry_run_then_install(emulator, monkeypatch, capsys):
     assert main(base) == 0
     assert "already installed" in capsys.readouterr().out
     assert main(["xnat", "subscriptions", "--host", emulator.url, "--user", "admin"]) == 0
-    assert capsys.readouterr().out.count("  ok") == 2
+    assert capsys.readouterr().out.count("  ok") == 1
 
 
 def test_cli_wrong_password_exit_code(emulator, monkeypatch, capsys):

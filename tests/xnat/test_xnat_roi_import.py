@@ -10,7 +10,7 @@ from pydicom.dataset import FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from sarcoma_xnat.archive import ObjectRef
-from sarcoma_xnat.errors import XnatError
+from sarcoma_xnat.errors import ObjectNotFoundError, XnatError
 from sarcoma_xnat.synthetic import generate_cohort
 from sarcoma_xnat.xnat import ROI_XSI_TYPE
 
@@ -61,6 +61,18 @@ def test_roi_upload_list_download_overwrite(emulator, client, cohort, tmp_path: 
     assert [c.label for c in client.roi.list(cohort)].count("ANNOT1") == 1
     client.roi.delete("SYNTH", "ANNOT1")
     assert "ANNOT1" not in [c.label for c in client.roi.list(cohort)]
+
+
+def test_missing_collection_is_422_and_read_as_not_found(emulator, client, cohort, tmp_path: Path):
+    """OhifRoiApi: GET "Bad ID or label" and DELETE "not valid for project" are 422, not 404."""
+    import requests
+
+    base = f"{emulator.url}/xapi/roi/projects/SYNTH/collections/NOPE"
+    assert requests.get(base, auth=("admin", "admin-pass"), timeout=10).status_code == 422
+    assert requests.delete(base, auth=("admin", "admin-pass"), timeout=10).status_code == 422
+    with pytest.raises(ObjectNotFoundError, match="no ROI collection 'NOPE'"):
+        client.roi.download("SYNTH", "NOPE", tmp_path, "SEG")
+    client.roi.delete("SYNTH", "NOPE")  # a missing one is not an error
 
 
 def test_roi_of_another_study_is_refused(emulator, client, cohort, tmp_path: Path):

@@ -141,7 +141,17 @@ def register(emu: XnatEmulator) -> None:
         key = (project, cid, wname) if project else (cid, wname)
         bucket = cs["project"] if project else cs["site"]
         if req.method == "GET":
-            return Response.text("true" if key in bucket else "false")
+            # container-service CommandConfigurationRestApi.isConfigurationEnabled: a bare
+            # Boolean for the site; for a project a ProjectEnabledReport
+            # (model/configuration/ProjectEnabledReport.java), whose enabled-for-project
+            # needs the site enablement too (ContainerConfigServiceImpl.isEnabledForProject)
+            site = (cid, wname) in cs["site"]
+            if verb != "enabled":
+                return Response.error(405, "Request method 'GET' not supported")
+            if not project:
+                return Response.json(site)
+            return Response.json({"enabled-for-site": site,
+                                  "enabled-for-project": site and key in bucket, "project": project})
         (bucket.add if verb == "enabled" else bucket.discard)(key)
         return Response.text("")
 
