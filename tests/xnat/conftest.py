@@ -92,3 +92,26 @@ def xnat(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
 def unique() -> str:
     """A short unique label, so live runs never collide with earlier ones."""
     return "T" + uuid.uuid4().hex[:8].upper()
+
+
+@pytest.fixture
+def live() -> Iterator[Server]:
+    """A live XNAT only (``SARCOMA_XNAT_LIVE_URL``/``_USER``/``_PASS``); skipped cleanly without.
+
+    Run the live tier with one command::
+
+        SARCOMA_XNAT_LIVE_URL=https://xnat.example.org SARCOMA_XNAT_LIVE_USER=admin \\
+        SARCOMA_XNAT_LIVE_PASS=... .venv/bin/python -m pytest -m live tests/xnat -p no:cacheprovider
+    """
+    missing = [v for v in LIVE_VARS if not os.environ.get(v)]
+    if missing:
+        pytest.skip(f"live XNAT tier: set {', '.join(missing)} to run against a real XNAT")
+    url, user, password = (os.environ[v] for v in LIVE_VARS)
+    project = os.environ.get("SARCOMA_XNAT_LIVE_PROJECT", "SXTEST")
+    c = connect(url, user, password)
+    if not c.objects.exists(ObjectRef(project)):
+        c.objects.create(ObjectRef(project), "xnat:projectData")
+    try:
+        yield Server("live", url, user, password, c, project)
+    finally:
+        c.close()
