@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo", help="run every pipeline step on a synthetic cohort in a local archive",
         description="Create (or reuse) a demo folder, synthesize a small hospital cohort, "
                     "de-identify it into a study archive, run the pipeline and print a summary.")
-    p.add_argument("--folder", type=Path, default=Path("sarcoma-demo"),
+    p.add_argument("--output", "--folder", dest="folder", type=Path, default=Path("sarcoma-demo"),
                    help="demo folder: new, empty or a previous demo folder "
                         "(default ./sarcoma-demo)")
     p.add_argument("--subjects", type=int, default=3, help="number of subjects (default 3)")

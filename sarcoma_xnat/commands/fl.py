@@ -24,7 +24,7 @@ def _job_args(p: argparse.ArgumentParser) -> None:
                    help="the server's validation data for the gate")
     p.add_argument("--synthetic", type=int, default=0, metavar="N",
                    help="instead of --site/--server-data: make synthetic sites of N subjects each")
-    p.add_argument("--workspace", type=Path, required=True,
+    p.add_argument("--output", "--workspace", dest="workspace", type=Path, required=True,
                    help="run folder: new, empty or a previous run folder, outside the sites' data")
     p.add_argument("--rounds", type=int, default=3, help="federated rounds")
     p.add_argument("--mode", choices=("multimodal", "clinical", "image"), default="multimodal", help="which inputs the network uses")
@@ -63,7 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     v.add_argument("--sample", type=Path, metavar="FILE", help="write a sample project.yml for the study")
     v.add_argument("--server", default="fl.example.org", help="server FQDN for --sample")
     v.add_argument("--sites", nargs="+", default=["site-1", "site-2", "site-3"], help="site (client) names")
-    v.add_argument("--workspace", type=Path, default=Path("nvflare-kits"))
+    v.add_argument("--output", "--workspace", dest="workspace", type=Path, default=Path("nvflare-kits"),
+                   help="folder for the startup kits")
     v.set_defaults(_run=run_provision)
     c = sub.add_parser("client", help="start this site's NVFlare client from its startup kit",
                        description="Write the site's data location into the kit and start the "

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="model_command", metavar="ACTION", required=True)
     t = sub.add_parser("train", help="train on a project; hold out a test split and report on it")
     _data_args(t)
-    t.add_argument("--out", type=Path, required=True,
+    t.add_argument("--output", "--out", dest="out", type=Path, required=True,
                    help="output folder (model.pt, metrics, PNGs): new, empty or a previous output")
     t.add_argument("--mode", choices=("multimodal", "clinical", "image"), default="multimodal", help="which inputs the network uses")
     t.add_argument("--preset", choices=("tiny", "small", "densenet121"), default="tiny",
@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e = sub.add_parser("evaluate", help="evaluate a trained model on all curated sessions of a project")
     _data_args(e)
     e.add_argument("--model", type=Path, required=True, help="model.pt written by 'model train'")
-    e.add_argument("--out", type=Path, required=True,
+    e.add_argument("--output", "--out", dest="out", type=Path, required=True,
                    help="output folder (metrics.json, PNGs): new, empty or a previous output")
     e.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the CIs")
     e.add_argument("--threads", type=int, default=2, help="torch CPU threads")

@@ -33,7 +33,7 @@ def _add_preprocess(sub: argparse._SubParsersAction) -> None:
     where.add_argument("--output", type=Path, help="output folder, outside the input (replaced "
                        "atomically; an existing one must be a previous output)")
     where.add_argument("--archive", type=Path, help="local archive root")
-    where.add_argument("--session", dest="session_uri", help="session URI in the archive, "
+    where.add_argument("--target", "--session", dest="session_uri", help="session URI in the archive, "
                        "e.g. /archive/projects/P/subjects/S/experiments/E")
     where.add_argument("--label", default=None, help="resource label (default PREPROCESSED)")
     sel = p.add_argument_group("series and annotation")

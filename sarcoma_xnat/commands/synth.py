@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "DICOM headers carry fake PHI on purpose, for de-identification tests.")
     p.add_argument("--subjects", type=int, default=10, help="number of subjects (default 10)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--out", type=Path, required=True, help="local archive folder: new (its parent must exist), empty, or an archive")
+    p.add_argument("--output", "--out", dest="out", type=Path, required=True, help="local archive folder: new (its parent must exist), empty, or an archive")
     p.add_argument("--project", default="SYNTH", help="project ID (default SYNTH)")
     p.add_argument("--preset", choices=("standard", "small"), default="standard",
                    help="image size: standard (256x256, ~40 slices) or small (tests)")

@@ -131,7 +131,7 @@ class XnatSession:
         for attempt in range(1, attempts + 1):
             if start is not None and attempt > 1:
                 body.seek(start)  # type: ignore[union-attr]
-            log.info("%s %s", method, shown)
+            log.debug("%s %s", method, shown)  # every request only when asked (-vv)
             try:
                 response = self.http.request(method, url, params=params, stream=stream, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:
