@@ -95,6 +95,8 @@ def _subscriptions(args: argparse.Namespace) -> int:
 
     bad = 0
     with _connect(args) as client:
+        # a disabled Event Service lists no subscriptions at all (xnat-web EventServiceImpl)
+        client.events.require_enabled()
         for sub in client.events.subscriptions():
             try:
                 client.events.verify(int(sub["id"]))

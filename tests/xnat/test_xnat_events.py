@@ -97,6 +97,15 @@ def test_disabled_event_service(emulator, client, wrapper, commands):
         install_suite(client, "SARC", commands, sink=lambda s: None)
 
 
+def test_cli_subscriptions_says_the_service_is_disabled(emulator, monkeypatch, capsys):
+    from sarcoma_xnat.cli import main
+
+    requests.put(emulator.url + "/xapi/events/prefs", json={"enabled": False}, auth=ADMIN, timeout=10)
+    monkeypatch.setenv("XNAT_PASS", ADMIN[1])
+    assert main(["xnat", "subscriptions", "--host", emulator.url, "--user", "admin"]) == 2
+    assert "Event Service is disabled" in capsys.readouterr().err
+
+
 def test_install_finds_its_own_subscription_and_removes_duplicates(emulator, client, commands):
     client.objects.create(ObjectRef("SARC"), "xnat:projectData")
     install_suite(client, "SARC", commands, sink=lambda s: None)
