@@ -63,3 +63,22 @@ def test_verbosity_after_the_subcommand(flag: str, level: int, capsys: pytest.Ca
         assert logger.level == level
     finally:
         logger.setLevel(before)
+
+
+def test_missing_credentials_message_names_options_that_exist(monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path) -> None:
+    import re
+
+    from sarcoma_xnat.errors import ConfigurationError
+    from sarcoma_xnat.xnat.auth import Credentials, login
+
+    class _NoSession:
+        http = None
+
+    with pytest.raises(ConfigurationError) as info:
+        login(_NoSession(), Credentials("https://xnat.example.org", None, None))  # type: ignore[arg-type]
+    flags = set(re.findall(r"--[a-z][a-z-]+", str(info.value)))
+    assert flags
+    for words in (("xnat", "install"), ("xnat", "whoami"), ("xnat", "launch")):
+        known = {s for a in dict(subparsers(PARSER))[words]._actions for s in a.option_strings}
+        assert flags <= known, (words, flags - known)

@@ -119,8 +119,9 @@ def login(session: XnatSession, creds: Credentials) -> str:
     """
     if not creds.user or creds.password is None:
         raise ConfigurationError(
-            f"no credentials for {creds.host}: pass --user/--password, set XNAT_USER/XNAT_PASS "
-            "or add the host to ~/.netrc"
+            f"no credentials for {creds.host}: give --user and set XNAT_PASS (or set XNAT_USER "
+            "and XNAT_PASS), or add the host to ~/.netrc (--netrc FILE for another file); "
+            "a password is never taken from the command line"
         )
     session.http.auth = (creds.user, creds.password)
     try:
