@@ -96,7 +96,9 @@ def _import(args: argparse.Namespace) -> int:
 
     source = check_input_folder(args.input, "--input")
     deidentifier = Deidentifier(_key(args))
-    linkage = LinkageFile(args.linkage) if args.linkage else None
+    linkage = LinkageFile(args.linkage, deidentifier.key) if args.linkage else None
+    if linkage is not None:
+        linkage.check_key()  # another secret would split patients: refuse before any work
     with connect() as client:
         report = ingest_folder(source, XnatArchive(client), args.project, deidentifier, linkage)
     print(report.summary())
@@ -125,21 +127,35 @@ def _outside(out: Any, source: Any, **files: str | None) -> None:
                                          f"{what} folder {folder}: keep it outside both")
 
 
-def _verify(args: argparse.Namespace) -> int:
+def _linkage(path: str, key: Any) -> Any:
+    """Return an existing linkage file, checked against ``key``."""
+    from pathlib import Path
+
     from sarcoma_xnat.deid.linkage import LinkageFile
+    from sarcoma_xnat.errors import ConfigurationError
+
+    if not Path(path).is_file():
+        raise ConfigurationError(f"linkage file {path} does not exist; give the file that "
+                                 "'deid run' or 'ingest' wrote with --linkage")
+    linkage = LinkageFile(path, key)
+    linkage.check_key()
+    return linkage
+
+
+def _verify(args: argparse.Namespace) -> int:
     from sarcoma_xnat.errors import ConfigurationError
 
     key = _key(args)
     if args.patient_id is not None:
         pseudonym = key.pseudonym(args.patient_id)
         print(pseudonym)
-        if args.linkage and pseudonym not in LinkageFile(args.linkage).pseudonyms():
+        if args.linkage and pseudonym not in _linkage(args.linkage, key).pseudonyms():
             print("note: this pseudonym is not in the linkage file", file=sys.stderr)
         return 0
     if not args.linkage:
         raise ConfigurationError("--pseudonym needs --linkage FILE: a pseudonym cannot be "
                                  "reversed without the site's linkage file")
-    ids = LinkageFile(args.linkage).patient_ids(args.pseudonym)
+    ids = _linkage(args.linkage, key).patient_ids(args.pseudonym)
     if not ids:
         print(f"{args.pseudonym}: not in the linkage file", file=sys.stderr)
         return 1

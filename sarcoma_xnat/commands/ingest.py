@@ -75,7 +75,9 @@ def _setup(args: argparse.Namespace, source: Any = None) -> tuple[Any, Any, Any,
         root = check_archive(args.archive, "--archive", create=True)
         check_output_folder(root, "--archive", {"source": source}, replaces=False)
     key = SiteKey(load_secret(args.secret_file), args.prefix or DEFAULT_PREFIX)
-    linkage = LinkageFile(args.linkage) if args.linkage else None
+    linkage = LinkageFile(args.linkage, key) if args.linkage else None
+    if linkage is not None:
+        linkage.check_key()  # another secret would split patients: refuse before any work
     audit = AuditLog(args.audit_log) if args.audit_log else None
     return root, Deidentifier(key), linkage, audit
 

@@ -159,7 +159,9 @@ def run(input_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str],
     key: SiteKey = params["key"]
     options = params.get("options")
     deidentifier = Deidentifier(key) if options is None else Deidentifier(key, options)
-    linkage = LinkageFile(params["linkage"]) if params.get("linkage") else None
+    linkage = LinkageFile(params["linkage"], key) if params.get("linkage") else None
+    if linkage is not None:
+        linkage.check_key()  # another secret would split patients: refuse before any work
     with atomic_output(output_dir) as staging:
         audit = AuditLog(staging / AUDIT_FILE)
         report = deidentify_folder(input_dir, staging, deidentifier, linkage, audit)
