@@ -126,6 +126,13 @@ def _run(args: argparse.Namespace) -> int:
         result = run_command(command, archive, args.target, args.wrapper, params, engine,
                              sink=lambda line: print(line, flush=True), user=args.container_user)
     print(f"done ({result.engine}): stored {len(result.stored)} output(s)")
+    for item in result.stored:  # where the outputs are now, not the build folder the step saw
+        if item.label is None:
+            continue
+        folder = archive.resource_path(item.ref, item.label)
+        print(f"  {item.ref.uri} resource {item.label}: {folder}")
+        if (folder / "qc.png").is_file():
+            print(f"QC picture: {folder / 'qc.png'}")
     return 0
 
 
