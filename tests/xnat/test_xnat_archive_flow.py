@@ -1,4 +1,4 @@
-"""``XnatArchive`` behaves like ``LocalArchive``; an OHIF save triggers preprocessing end to end."""
+"""``XnatArchive`` behaves like ``LocalArchive``."""
 
 from __future__ import annotations
 
@@ -12,9 +12,7 @@ from sarcoma_xnat.archive.xnat import XnatArchive
 from sarcoma_xnat.errors import ObjectNotFoundError
 from sarcoma_xnat.steps.base import stage_session
 from sarcoma_xnat.synthetic import generate_cohort
-from sarcoma_xnat.xnat.install import install_suite, load_suite_commands
 
-ROOT = Path(__file__).resolve().parents[2]
 SESSION = ObjectRef("SYNTH", "SYN001", "SYN001_MR1")
 
 
@@ -78,29 +76,4 @@ def test_fetch_waits_for_a_resource_stored_late(emulator, client, tmp_path: Path
     assert got.read_text() == "seg"
 
 
-@pytest.mark.slow
-def test_annotation_saved_runs_preprocessing(emulator, client, tmp_path: Path):
-    """OHIF save -> ImageAssessorEvent -> subscription -> launch -> PREPROC resource, once."""
-    generate_cohort(emulator.archive, project="SYNTH", n_subjects=1, seed=0, preset="small")
-    commands = load_suite_commands(ROOT / "xnat-commands")
-    install_suite(client, "SYNTH", commands, sink=lambda s: None)
-    wrapper = next(w for c in commands for w in c["xnat"] if w["name"] == "sarcoma-preprocess-roi")
-    label = wrapper["output-handlers"][0]["label"]
-    emulator.event_state["roi_delay"] = 0.2  # the plugin stores the file after the assessor
-    seg = emulator.archive.resource_path(SESSION.child(assessor="SYN001_MR1_SEG"), "SEG") \
-        / "SYN001_MR1_SEG.dcm"
-    client.roi.upload(SESSION, "OHIF_ANNOT", seg, "SEG")
-    launches = [d["launch"] for d in emulator.deliveries]
-    assert [d["status"] for d in emulator.deliveries] == ["CREATED", "UPDATED"]
-    assert all(r and r["status"] == "success" for r in launches)
-    records = [client.containers.wait(r, timeout=300, poll=0.5) for r in launches]
-    assert records[-1]["status"] == "Complete", client.containers.logs(records[-1]["id"])
-    resources = [r.label for r in emulator.archive.resources(SESSION)]
-    assert resources.count(label) == 1
-    # saving again (overwrite) re-runs and replaces, never duplicates
-    client.roi.upload(SESSION, "OHIF_ANNOT", seg, "SEG", overwrite=True)
-    more = [d["launch"] for d in emulator.deliveries[2:]]
-    assert [d["status"] for d in emulator.deliveries[2:]] == ["UPDATED", "UPDATED"]
-    for report in more:
-        assert client.containers.wait(report, timeout=300, poll=0.5)["status"] == "Complete"
-    assert [r.label for r in emulator.archive.resources(SESSION)].count(label) == 1
+# An OHIF save triggering preprocessing end to end: tests/xnat/test_xnat_events_e2e.py
