@@ -15,7 +15,8 @@ from typing import Any
 
 from sarcoma_xnat.errors import ConfigurationError
 
-__all__ = ["Command", "commands_dir", "find_command_file", "load_command", "project_root"]
+__all__ = ["Command", "PACKAGED_SUITE", "commands_dir", "find_command_file", "load_command",
+           "project_root"]
 
 
 @dataclass(frozen=True)
@@ -106,23 +107,35 @@ def _parse(text: str, origin: str) -> Any:
         raise ConfigurationError(f"command is not valid JSON: {exc}", file=origin) from exc
 
 
-def project_root(start: str | os.PathLike[str] | None = None) -> Path:
-    """Return the checkout that holds ``xnat-commands/`` and ``containers/``.
+#: where an installed wheel carries the repository's ``xnat-commands/`` and
+#: ``containers/`` (copied there at build time by ``setup.py``; one source, no copies
+#: in the repository)
+PACKAGED_SUITE = Path(__file__).resolve().parents[1] / "_suite"
 
-    Looks at ``SARCOMA_XNAT_ROOT``, then upwards from ``start`` (default: the working
-    directory), then beside the installed package (an editable install).
+
+def project_root(start: str | os.PathLike[str] | None = None) -> Path:
+    """Return the folder that holds ``xnat-commands/`` and ``containers/``.
+
+    Looks at ``SARCOMA_XNAT_ROOT``, then upwards from ``start`` when given, then the
+    checkout beside the package (a source tree or an editable install), then the
+    copy packaged in an installed wheel (:data:`PACKAGED_SUITE`), and last upwards
+    from the working directory.
     """
     candidates: list[Path] = []
     if os.environ.get("SARCOMA_XNAT_ROOT"):
         candidates.append(Path(os.environ["SARCOMA_XNAT_ROOT"]))
-    here = Path(start or Path.cwd()).resolve()
-    candidates += [here, *here.parents, Path(__file__).resolve().parents[2]]
+    if start is not None:
+        here = Path(start).resolve()
+        candidates += [here, *here.parents]
+    cwd = Path.cwd().resolve()
+    candidates += [Path(__file__).resolve().parents[2], PACKAGED_SUITE, cwd, *cwd.parents]
     for candidate in candidates:
         if (candidate / "xnat-commands").is_dir() and (candidate / "containers").is_dir():
             return candidate
     raise ConfigurationError(
-        "cannot find the sarcoma-xnat checkout (a folder with xnat-commands/ and containers/); "
-        "run from it or set SARCOMA_XNAT_ROOT")
+        "cannot find the suite's xnat-commands/ and containers/ (neither packaged with this "
+        "installation nor in a checkout); reinstall sarcoma-xnat or set SARCOMA_XNAT_ROOT "
+        "to a checkout")
 
 
 def commands_dir(root: str | os.PathLike[str] | None = None) -> Path:

@@ -157,6 +157,10 @@ def build_images(engine: DockerEngine, root: Path, names: Sequence[str] | None =
 
     for name in wanted:
         need(name)
+    if not (root / "pyproject.toml").is_file():  # e.g. the copy packaged in a wheel
+        raise ContainerError(f"building images needs a source checkout of sarcoma-xnat (each "
+                             f"image installs the package's wheel, built from it); {root} is "
+                             "not one: clone the repository and pass --root")
     built = []
     with tempfile.TemporaryDirectory(prefix="sarcoma-xnat-wheel-") as tmp:
         wheel = build_wheel(root, Path(tmp))
