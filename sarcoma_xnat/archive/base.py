@@ -7,8 +7,12 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from sarcoma_xnat.archive.refs import ObjectRef
+from sarcoma_xnat.errors import ConfigurationError, ObjectNotFoundError
 
-__all__ = ["Archive", "ArchiveObject", "DEFAULT_XSI_TYPES", "ResourceInfo"]
+__all__ = ["Archive", "ArchiveObject", "DEFAULT_XSI_TYPES", "ID_KINDS", "ResourceInfo", "locate"]
+
+#: object kinds that have a site-wide XNAT ID (scans are numbered within their session)
+ID_KINDS = ("project", "subject", "session", "assessor")
 
 #: xsiType used when an object is created without one.
 DEFAULT_XSI_TYPES = {
@@ -120,3 +124,94 @@ class Archive(Protocol):
     def delete(self, ref: ObjectRef) -> None:
         """Delete an object with all its children and resources."""
         ...
+
+    def find_id(self, kind: str, xnat_id: str) -> ObjectRef:
+        """Return the object of ``kind`` (one of :data:`ID_KINDS`) whose XNAT ID is ``xnat_id``.
+
+        Raises ``ObjectNotFoundError`` when there is none.
+        """
+        ...
+
+
+def _child(archive: Archive, parent: ObjectRef, kind: str, key: str) -> ObjectRef:
+    """Return ``parent``'s child of ``kind`` whose label (or XNAT ID) is ``key``."""
+    if kind == "session" and parent.kind == "project":  # /projects/P/experiments/E
+        for subject in archive.children(parent, "subject"):
+            for session in archive.children(subject.ref, "session"):
+                if key in (session.label, session.id):
+                    return session.ref
+        raise ObjectNotFoundError(f"no experiment {key!r} in project {parent.project}",
+                                  project=parent.project)
+    try:
+        ref = parent.child(**{kind: key})
+    except ConfigurationError:
+        ref = None
+    if ref is not None and archive.exists(ref):
+        return ref
+    for child in archive.children(parent, kind):
+        if child.id == key:
+            return child.ref
+    raise ObjectNotFoundError(f"no {kind} {key!r} in {parent.uri}", **parent.context())
+
+
+def _find_any(archive: Archive, xnat_id: str, kinds: tuple[str, ...]) -> ObjectRef:
+    for kind in kinds:
+        try:
+            return archive.find_id(kind, xnat_id)
+        except ObjectNotFoundError:
+            continue
+    raise ObjectNotFoundError(f"no {' or '.join(kinds)} with XNAT ID {xnat_id!r}")
+
+
+_STEPS = {"subjects": "subject", "experiments": "session", "scans": "scan",
+          "assessors": "assessor"}
+
+
+def locate(archive: Archive, value: str, kind: str | None = None) -> tuple[ObjectRef, str | None]:
+    """Return the object (and resource label, if any) that an XNAT launch value names.
+
+    Accepts what the Container Service accepts (container-service
+    ``CommandResolutionServiceImpl.resolveXnatObject``): a URI, with ``/archive``
+    prefixed when missing, so ``/archive/experiments/{ID}``, ``/experiments/{ID}``,
+    label-form ``/archive/projects/P/subjects/S/experiments/E/scans/3`` and mixed
+    forms (``/archive/projects/P/experiments/{ID}``); or a bare XNAT ID, looked up as
+    an object of ``kind`` (or as a session, assessor, subject or project). IDs and
+    labels are accepted in every position, as xnat-web's ``UriParserUtils`` templates do.
+    A trailing ``/resources/<label>[/files/...]`` names a resource of the object.
+    """
+    text = value.strip()
+    if not text:
+        raise ConfigurationError("empty archive URI or ID")
+    if not text.startswith("/"):
+        if kind is not None and kind not in ID_KINDS:
+            raise ConfigurationError(f"a {kind} has no site-wide XNAT ID; give its URI, "
+                                     f"not {value!r}")
+        return _find_any(archive, text, (kind,) if kind else
+                         ("session", "assessor", "subject", "project")), None
+    resource = None
+    if "/resources/" in text:
+        text, resource = text.split("/resources/", 1)
+        resource = resource.strip("/").split("/files/")[0].split("/")[0]
+    tokens = [t for t in text.split("/") if t]
+    for prefix in ("data", "REST", "archive"):
+        if tokens[:1] == [prefix]:
+            tokens = tokens[1:]
+    tokens = [t for t in tokens if t not in ("in", "out")]  # assessor in/out resources
+    if len(tokens) < 2 or len(tokens) % 2:
+        raise ConfigurationError(f"not an archive URI: {value!r}")
+    head, key = tokens[0], tokens[1]
+    if head == "projects":
+        ref = ObjectRef(key)
+        if not archive.exists(ref):
+            ref = archive.find_id("project", key)
+    elif head == "subjects":
+        ref = archive.find_id("subject", key)
+    elif head == "experiments":
+        ref = _find_any(archive, key, ("session", "assessor"))
+    else:
+        raise ConfigurationError(f"not an archive URI: {value!r}")
+    for collection, key in zip(tokens[2::2], tokens[3::2]):
+        if collection not in _STEPS:
+            raise ConfigurationError(f"unknown collection {collection!r} in URI {value!r}")
+        ref = _child(archive, ref, _STEPS[collection], key)
+    return ref, resource

@@ -162,6 +162,26 @@ class LocalArchive:
         digest = hashlib.sha1(ref.uri.encode()).hexdigest()[:10].upper()
         return f"{_ID_PREFIX[ref.kind]}{digest}"
 
+    def find_id(self, kind: str, xnat_id: str) -> ObjectRef:
+        """Return the project, subject, session or assessor whose XNAT ID is ``xnat_id``."""
+        if kind not in ("project", "subject", "session", "assessor"):
+            raise ArchiveError(f"a {kind} has no site-wide ID to look up")
+        path = {"project": "*/project.json", "subject": "*/subjects/*/subject.json",
+                "session": "*/subjects/*/experiments/*/experiment.json",
+                "assessor": "*/subjects/*/experiments/*/assessors/*/assessor.json"}[kind]
+        for meta in sorted((self.root / "projects").glob(path)):
+            parts = meta.relative_to(self.root / "projects").parts[:-1]
+            if any(p.startswith(".") for p in parts):
+                continue
+            try:
+                if json.loads(meta.read_text()).get("ID") != xnat_id:
+                    continue
+            except (OSError, json.JSONDecodeError):
+                continue
+            ref = ObjectRef(parts[0], *parts[2::2][:2])
+            return ref.child(assessor=parts[6]) if kind == "assessor" else ref
+        raise ObjectNotFoundError(f"no {kind} with XNAT ID {xnat_id!r}")
+
     def set_fields(self, ref: ObjectRef, fields: dict[str, Any]) -> None:
         """Set custom fields on an existing object (values are stored as strings)."""
         if not self.exists(ref):

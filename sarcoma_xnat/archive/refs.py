@@ -121,13 +121,24 @@ class ObjectRef:
 
     @classmethod
     def parse(cls, uri: str) -> ObjectRef:
-        """Parse an archive URI (with or without ``/archive`` or ``/data`` prefix)."""
+        """Parse a label-form archive URI (with or without ``/archive`` or ``/data`` prefix).
+
+        ID-form URIs (``/archive/experiments/XNAT_E00001``) are refused with a message
+        pointing to :func:`sarcoma_xnat.archive.locate`, which asks the archive.
+        """
         text = uri.strip().strip("/")
         for prefix in ("data/archive/", "archive/", "data/"):
             if text.startswith(prefix):
                 text = text[len(prefix):]
                 break
         parts = text.split("/")
+        if parts[0] in ("experiments", "subjects"):
+            # XNAT's own form, /archive/experiments/{ID} (container-service
+            # model/xnat/Session.java via xnat-web UriParserUtils.getArchiveUri), names
+            # objects by site-wide ID, which only the archive can map to labels.
+            raise ConfigurationError(
+                f"{uri!r} names an object by its XNAT ID; resolve it through the archive "
+                f"(sarcoma_xnat.archive.locate(archive, uri)) instead of ObjectRef.parse")
         if len(parts) % 2 or not parts or parts[0] != "projects":
             raise ConfigurationError(f"not an archive URI: {uri!r}")
         keys = {"projects": "project", "subjects": "subject", "experiments": "session",

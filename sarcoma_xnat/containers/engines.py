@@ -4,7 +4,9 @@
 Container Service does (Docker, or Podman's Docker-compatible service).
 ``InProcessEngine`` runs the same resolved command line through
 :func:`sarcoma_xnat.cli.main`, with container mount paths mapped to host folders,
-for machines without an engine.
+for machines without an engine. Environment, standard streams and working folder
+belong to the whole process, so in-process runs take turns (one lock); everything
+around them (staging, upload) still runs concurrently.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import os
 import shlex
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -40,6 +43,8 @@ class LaunchSpec:
     mounts: tuple[tuple[str, str, bool], ...] = ()  # (host path, container path, writable)
     working_directory: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    #: ``UID[:GID]`` the container runs as (XNAT's ``container-user``); None: the image's USER
+    user: str | None = None
 
 
 class Engine(Protocol):
@@ -115,7 +120,8 @@ class DockerEngine:
                    for host, path, rw in spec.mounts}
         container = self.client.containers.create(
             spec.image, command=command, entrypoint=entrypoint, environment=spec.environment,
-            volumes=volumes, working_dir=spec.working_directory, labels=spec.labels, detach=True)
+            volumes=volumes, working_dir=spec.working_directory, labels=spec.labels,
+            user=spec.user or None, detach=True)
         try:
             container.start()
             pending = ""
@@ -181,6 +187,9 @@ class _LineWriter(io.TextIOBase):
             self._emit(line)
 
 
+_IN_PROCESS = threading.Lock()  # os.environ, sys.stdout and the cwd are process-wide
+
+
 class InProcessEngine:
     """Run a ``sarcoma-xnat ...`` command line in this process, mounts mapped to host folders."""
 
@@ -210,10 +219,15 @@ class InProcessEngine:
 
     def run(self, spec: LaunchSpec, sink: LogSink) -> int:
         """Run the command line through the CLI; exceptions become exit status 1."""
-        from sarcoma_xnat.cli import main
-
         argv = self.argv(spec)
         sink("in-process: sarcoma-xnat " + " ".join(shlex.quote(a) for a in argv))
+        with _IN_PROCESS:
+            return self._run(argv, spec, sink)
+
+    @staticmethod
+    def _run(argv: list[str], spec: LaunchSpec, sink: LogSink) -> int:
+        from sarcoma_xnat.cli import main
+
         cwd = os.getcwd()
         writer = _LineWriter(sink)
         try:

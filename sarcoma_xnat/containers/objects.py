@@ -5,6 +5,13 @@ The Container Service serialises each archive object to JSON (``id``, ``label``,
 runs matchers and ``derived-from-xnat-object-property`` against that JSON. This
 module builds the same JSON from any :class:`~sarcoma_xnat.archive.Archive`, and
 walks between objects (session to scans, assessor up to its session, ...).
+
+The ``uri`` is XNAT's ID form, as the Container Service gives it (container-service
+``model/xnat/{Project,Subject,Session,Scan,Assessor,Resource}.java``, built with
+xnat-web ``UriParserUtils.getArchiveUri`` or from the parent's URI):
+``/archive/projects/{ID}``, ``/archive/subjects/{ID}``, ``/archive/experiments/{ID}``,
+``/archive/experiments/{ID}/scans/{scan}``, ``/archive/experiments/{ID}/assessors/{ID}``
+and ``<parent uri>/resources/{label}``.
 """
 
 from __future__ import annotations
@@ -12,14 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sarcoma_xnat.archive.base import Archive
+from sarcoma_xnat.archive.base import Archive, locate
 from sarcoma_xnat.archive.refs import ObjectRef
-from sarcoma_xnat.errors import ConfigurationError, ObjectNotFoundError
+from sarcoma_xnat.errors import ObjectNotFoundError
 
-__all__ = ["XnatObject", "children_of", "describe", "parent_of", "resolve_uri"]
+__all__ = ["XnatObject", "children_of", "describe", "parent_of", "resolve_uri", "xnat_uri"]
 
 _KIND_TYPE = {"project": "Project", "subject": "Subject", "session": "Session", "scan": "Scan",
               "assessor": "Assessor"}
+_TYPE_KIND = {v: k for k, v in _KIND_TYPE.items()}
 
 
 @dataclass(frozen=True)
@@ -33,8 +41,29 @@ class XnatObject:
 
     @property
     def uri(self) -> str:
-        """Return the archive URI (resources end in ``/resources/<label>``)."""
+        """Return XNAT's URI for the object (resources end in ``/resources/<label>``)."""
+        if self.data.get("uri"):
+            return str(self.data["uri"])
         return self.ref.uri + (f"/resources/{self.resource}" if self.resource else "")
+
+
+def _xnat_id(archive: Archive, ref: ObjectRef) -> str:
+    obj = archive.get(ref)
+    return obj.id or obj.label
+
+
+def xnat_uri(archive: Archive, ref: ObjectRef) -> str:
+    """Return the URI the Container Service gives the object at ``ref`` (XNAT's ID form)."""
+    if ref.kind == "project":
+        return f"/archive/projects/{_xnat_id(archive, ref)}"
+    if ref.kind == "subject":
+        return f"/archive/subjects/{_xnat_id(archive, ref)}"
+    session = f"/archive/experiments/{_xnat_id(archive, ref.session_ref)}"
+    if ref.kind == "scan":
+        return f"{session}/scans/{ref.scan}"
+    if ref.kind == "assessor":  # container-service model/xnat/Assessor.java
+        return f"{session}/assessors/{_xnat_id(archive, ref)}"
+    return session
 
 
 def _directory(archive: Archive, ref: ObjectRef) -> str | None:
@@ -42,15 +71,15 @@ def _directory(archive: Archive, ref: ObjectRef) -> str | None:
     return str(path(ref)) if callable(path) else None
 
 
-def _resources_json(archive: Archive, ref: ObjectRef) -> list[dict[str, Any]]:
+def _resources_json(archive: Archive, ref: ObjectRef, parent_uri: str) -> list[dict[str, Any]]:
     out = []
     for res in archive.resources(ref):
-        uri = f"{ref.uri}/resources/{res.label}"
+        uri = f"{parent_uri}/resources/{res.label}"  # container-service model/xnat/Resource.java
         files = [{"name": f.rsplit("/", 1)[-1], "path": f, "uri": f"{uri}/files/{f}",
                   "tags": [], "format": None, "content": None} for f in res.files]
         directory = getattr(archive, "resource_path", None)
         out.append({"id": res.label, "label": res.label, "xsiType": "xnat:resourceCatalog",
-                    "uri": uri, "parent-uri": ref.uri, "format": res.format,
+                    "uri": uri, "parent-uri": parent_uri, "format": res.format,
                     "content": res.content, "files": files,
                     "directory": str(directory(ref, res.label)) if callable(directory) else None})
     return out
@@ -59,15 +88,16 @@ def _resources_json(archive: Archive, ref: ObjectRef) -> list[dict[str, Any]]:
 def describe(archive: Archive, ref: ObjectRef, resource: str | None = None) -> XnatObject:
     """Return the object at ``ref`` (or its resource ``resource``) with its JSON."""
     obj = archive.get(ref)
+    uri = xnat_uri(archive, ref)
     if resource is not None:
-        for res in _resources_json(archive, ref):
+        for res in _resources_json(archive, ref, uri):
             if res["label"] == resource:
                 return XnatObject("Resource", ref, resource, res)
         raise ObjectNotFoundError(f"no resource {resource!r} on {ref.uri}", resource=resource,
                                   **ref.context())
     data: dict[str, Any] = {"id": obj.id, "label": obj.label, "xsiType": obj.xsi_type,
-                            "uri": ref.uri, "directory": _directory(archive, ref),
-                            "resources": _resources_json(archive, ref)}
+                            "uri": uri, "directory": _directory(archive, ref),
+                            "resources": _resources_json(archive, ref, uri)}
     if ref.kind != "project":
         data["project-id"] = ref.project
     if ref.kind == "session":
@@ -89,16 +119,16 @@ def describe(archive: Archive, ref: ObjectRef, resource: str | None = None) -> X
     return XnatObject(_KIND_TYPE[ref.kind], ref, None, data)
 
 
-def resolve_uri(archive: Archive, value: str) -> XnatObject:
-    """Return the object a launch value names: an archive URI, optionally ``/resources/<label>``."""
-    text = value.strip()
-    if not text.startswith("/"):
-        raise ConfigurationError(f"expected an archive URI such as /archive/projects/P/..., got {value!r}")
-    resource = None
-    if "/resources/" in text:
-        text, resource = text.split("/resources/", 1)
-        resource = resource.strip("/").split("/files/")[0]
-    return describe(archive, ObjectRef.parse(text), resource)
+def resolve_uri(archive: Archive, value: str, kind: str | None = None) -> XnatObject:
+    """Return the object a launch value names, as the Container Service resolves it.
+
+    ``value`` is an archive URI in XNAT's ID form (``/archive/experiments/{ID}``), with
+    ``/archive`` left out (``/experiments/{ID}``), in label form, optionally ending in
+    ``/resources/<label>``; or a bare XNAT ID of an object of wrapper-input type
+    ``kind`` (container-service ``CommandResolutionServiceImpl.resolveXnatObject``).
+    """
+    ref, resource = locate(archive, value, _TYPE_KIND.get(kind or ""))
+    return describe(archive, ref, resource)
 
 
 def children_of(archive: Archive, parent: XnatObject, child_type: str) -> list[XnatObject]:

@@ -2,11 +2,28 @@
 
 Resolution turns (command, wrapper, the object clicked, launch parameters) into
 everything a launch needs: the values of external and derived wrapper inputs
-(matchers over the objects' JSON), command input values (launch parameter, then a
-wrapper input that provides it, then the default), replacement keys substituted
-into the command line, environment and paths (with ``command-line-flag`` and
-boolean ``true-value``/``false-value`` applied), the mounts with the object that
-feeds each, and the output handlers in order.
+(matchers over the objects' JSON), command input values, replacement keys
+substituted, the mounts with the object that feeds each, and the output handlers.
+
+It follows ``NrgXnat/container-service:src/main/java/org/nrg/containers/services/impl/CommandResolutionServiceImpl.java``
+and the model in ``model/command/auto/Command.java``:
+
+* a wrapper input's ``required`` defaults to **true** (``required == null || required``);
+  a command input's to false;
+* a value: the default, replaced by a launch value (even ``""``), replaced for a
+  command input by the value of the wrapper input that provides it;
+* a derived object below its parent is the child whose ``uri``, ``id``, ``label`` or
+  ``directory`` equals the launch (or default) value, if any, and that matches the
+  matcher; one derived *upwards* (Session from Scan, Project from Session...) is the
+  ancestor, matcher and value ignored; a derived ``string`` takes the parent's
+  ``derived-from-xnat-object-property``; derived ``number``/``boolean`` get no value;
+  several matches without ``multiple`` fail only a required input;
+* a boolean command input is true only for ``true`` (``Boolean.parseBoolean``) and
+  becomes ``true-value``/``false-value`` when set, else stays as given; that value
+  goes everywhere, the command line adds ``command-line-flag`` + separator;
+* the command line gets command-input keys only; environment variables (names and
+  values), mount paths, output paths, handler label/format/description/content and
+  the working directory get every input's key (wrapper inputs: their URI or value).
 """
 
 from __future__ import annotations
@@ -25,6 +42,7 @@ __all__ = ["ResolvedCommand", "ResolvedMount", "ResolvedOutput", "context_matche
 
 _OBJECT_TYPES = ("Project", "Subject", "Session", "Scan", "Assessor", "Resource")
 _LEVEL = {"Project": 0, "Subject": 1, "Session": 2, "Scan": 3, "Assessor": 3, "Resource": 4}
+_HANDLER_TEMPLATES = ("label", "format", "description", "content")
 
 
 @dataclass(frozen=True)
@@ -117,22 +135,27 @@ class _Resolver:
                 keys[wi.get("replacement-key") or f"#{wi['name']}#"] = _as_text(self.values[wi["name"]]) or ""
         return keys
 
+    @staticmethod
+    def required(wi: dict[str, Any]) -> bool:
+        """Return whether a wrapper input is required (Command.java: absent means true)."""
+        return wi.get("required") is None or bool(wi.get("required"))
+
     def _check_object(self, wi: dict[str, Any], obj: XnatObject) -> bool:
         matcher = wi.get("matcher")
         return not matcher or matches(_substitute(matcher, self._raw_keys()), obj.data)
 
     def external(self, wi: dict[str, Any]) -> None:
         name, wtype = wi["name"], wi.get("type", "string")
-        raw = self.params.pop(name, None) or wi.get("default-value")
-        if raw is None:
-            if wi.get("required"):
+        raw = self.params.pop(name) if name in self.params else wi.get("default-value")
+        if raw is None or (wtype in _OBJECT_TYPES and not str(raw).strip()):
+            if self.required(wi):
                 raise ConfigurationError(f"{self.where}: external input {name!r} needs a value")
             self.values[name] = None
             return
         if wtype not in _OBJECT_TYPES:
             self.values[name] = str(raw)
             return
-        obj = resolve_uri(self.archive, str(raw))
+        obj = resolve_uri(self.archive, str(raw), wtype)
         if obj.type != wtype:
             raise ConfigurationError(f"{self.where}: external input {name!r} expects a {wtype}, "
                                      f"got a {obj.type} ({obj.uri})")
@@ -145,30 +168,44 @@ class _Resolver:
                                      f"{name!r}: {wi.get('matcher')}")
         self.values[name] = obj
 
+    def _pick(self, wi: dict[str, Any], found: list[XnatObject], wanted: str | None
+              ) -> list[XnatObject]:
+        """Keep the children a launch/default value names (by uri, id, label or directory)."""
+        if not wanted:
+            return found
+        for prop in ("uri", "id", "label", "directory"):
+            picked = [c for c in found if str(c.data.get(prop)) == wanted]
+            if picked:
+                return picked
+        return []
+
     def derived(self, wi: dict[str, Any]) -> None:
         name, wtype = wi["name"], wi.get("type", "string")
         parent = self.values.get(wi["derived-from-wrapper-input"])
-        if name in self.params:
-            value: Any = self.params.pop(name)
-            if wtype in _OBJECT_TYPES:
-                value = resolve_uri(self.archive, value)
-            self.values[name] = value
-            return
-        if not isinstance(parent, XnatObject):
-            value = None
+        wanted = self.params.pop(name) if name in self.params else wi.get("default-value")
+        if wanted is not None and (wtype not in _OBJECT_TYPES or (
+                isinstance(parent, XnatObject) and _LEVEL[wtype] < _LEVEL[parent.type])):
+            raise ConfigurationError(f"{self.where}: derived input {name!r} takes its value from "
+                                     f"{wi['derived-from-wrapper-input']!r}; XNAT ignores a "
+                                     f"value given for it")
+        value: Any
+        if not isinstance(parent, XnatObject) or wtype in ("number", "boolean"):
+            value = None  # CommandResolutionServiceImpl: derived number/boolean are a TODO
         elif wtype not in _OBJECT_TYPES:
             prop = wi.get("derived-from-xnat-object-property")
             if not prop:
                 raise ConfigurationError(f"{self.where}: derived input {name!r} of type {wtype} "
                                          f"needs derived-from-xnat-object-property")
-            value = parent.uri if prop == "uri" else parent.data.get(prop)
+            value = parent.data.get(prop)
         elif _LEVEL[wtype] < _LEVEL[parent.type] or parent.type == "Resource":
-            up = parent_of(self.archive, parent, wtype)
-            value = up if up is not None and self._check_object(wi, up) else None
+            value = parent_of(self.archive, parent, wtype)  # matcher not applied upwards
         else:
-            found = [c for c in children_of(self.archive, parent, wtype) if self._check_object(wi, c)]
+            found = self._pick(wi, [c for c in children_of(self.archive, parent, wtype)
+                                    if self._check_object(wi, c)], wanted)
             if wi.get("multiple"):
                 value = found or None
+            elif len(found) > 1 and not self.required(wi):
+                value = None  # "does not have a unique, resolved value": fatal only if required
             elif len(found) > 1:
                 raise ConfigurationError(
                     f"{self.where}: derived input {name!r} matches {len(found)} {wtype}s of "
@@ -176,22 +213,25 @@ class _Resolver:
                     f"make its matcher select one or pass {name}=URI")
             else:
                 value = found[0] if found else None
-        if value is None and wi.get("required"):
+        if value is None and self.required(wi):
             raise ConfigurationError(f"{self.where}: found no value for derived input {name!r} "
                                      f"({wtype} of {getattr(parent, 'uri', parent)}"
                                      f"{', matcher ' + wi['matcher'] if wi.get('matcher') else ''})")
         self.values[name] = value
 
 
+def _boolean(inp: dict[str, Any], value: str | None) -> str | None:
+    """Return a boolean input's value as XNAT resolves it: ``true-value``/``false-value`` if set."""
+    if value is None or inp.get("type") != "boolean":
+        return value
+    key = "true-value" if value.strip().lower() == "true" else "false-value"
+    return str(inp[key]) if inp.get(key) is not None else value
+
+
 def _render(inp: dict[str, Any], value: str | None) -> str:
-    """Return the command-line form of an input: boolean mapping, then the flag."""
-    if value is None or value == "":
+    """Return the command-line form of a resolved input value: flag + separator + value."""
+    if value is None or not value.strip():
         return ""
-    if inp.get("type") == "boolean":
-        truthy = value.strip().lower() in ("true", "1", "yes")
-        value = inp.get("true-value", "true") if truthy else inp.get("false-value", "false")
-        if value == "":
-            return ""
     flag = inp.get("command-line-flag")
     if not flag:
         return value
@@ -209,9 +249,9 @@ def _check_value(command: Command, inp: dict[str, Any], value: str) -> None:
         except ValueError:
             raise ConfigurationError(f"command {command.name!r}: input {inp['name']!r} must be a "
                                      f"number, got {value!r}") from None
-    if itype == "boolean" and value.strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
+    if itype == "boolean" and value.strip().lower() not in ("true", "false"):
         raise ConfigurationError(f"command {command.name!r}: input {inp['name']!r} must be true "
-                                 f"or false, got {value!r}")
+                                 f"or false, got {value!r} (XNAT reads anything but 'true' as false)")
     if itype == "select-one" and value not in map(str, inp.get("select-values", [])):
         raise ConfigurationError(f"command {command.name!r}: input {inp['name']!r} must be one of "
                                  f"{inp.get('select-values')}, got {value!r}")
@@ -241,26 +281,26 @@ def resolve(command: Command, archive: Archive, target: str | None = None,
     provided = {wi["provides-value-for-command-input"]: r.values.get(wi["name"])
                 for wi in externals + w.get("derived-inputs", [])
                 if wi.get("provides-value-for-command-input")}
-    raw_keys, flagged = r._raw_keys(), {}
+    raw_keys, line_keys = r._raw_keys(), {}
     input_values: dict[str, str | None] = {}
     for inp in command.inputs:
         name = inp["name"]
-        value = r.params.pop(name, None)
-        if value is None and provided.get(name) is not None:
+        value = None if inp.get("default-value") is None else str(inp["default-value"])
+        if name in r.params:  # a launch value, even "", replaces the default
+            value = r.params.pop(name)
+        if provided.get(name) is not None:  # a wrapper input's value wins over both
             value = _as_text(provided[name])
-        if value is None and inp.get("default-value") not in (None, ""):
-            value = str(inp["default-value"])
-        if value is None and inp.get("required"):
+        if (value is None or not value.strip()) and inp.get("required"):
             raise ConfigurationError(f"command {command.name!r}: required input {name!r} has no value")
-        if value is not None:
+        if value is not None and value.strip():
             _check_value(command, inp, value)
+        value = _boolean(inp, value)
         input_values[name] = value
         key = inp.get("replacement-key") or f"#{name}#"
         raw_keys[key] = value or ""
-        flagged[key] = _render(inp, value)
+        line_keys[key] = _render(inp, value)
     if r.params:
         raise ConfigurationError(f"command {command.name!r}: unknown parameters {sorted(r.params)}")
-    line_keys = {**raw_keys, **flagged}
     mounts_fed = {wi["provides-files-for-command-mount"]: r.values.get(wi["name"])
                   for wi in externals + w.get("derived-inputs", [])
                   if wi.get("provides-files-for-command-mount")}
@@ -274,8 +314,10 @@ def resolve(command: Command, archive: Archive, target: str | None = None,
     outputs = []
     for h in w.get("output-handlers", []):
         out = command.outputs[h["accepts-command-output"]]
+        handler = {k: _substitute(v, raw_keys) if k in _HANDLER_TEMPLATES and isinstance(v, str)
+                   else v for k, v in h.items()}
         outputs.append(ResolvedOutput(
-            dict(h), out["name"], out["mount"], _substitute(out.get("path"), raw_keys),
+            handler, out["name"], out["mount"], _substitute(out.get("path"), raw_keys),
             out.get("glob") or None, bool(out.get("required")),
             h.get("as-a-child-of") or h.get("as-a-child-of-wrapper-input")))
     env = {_substitute(k, raw_keys): _substitute(v, raw_keys)
@@ -285,4 +327,5 @@ def resolve(command: Command, archive: Archive, target: str | None = None,
         command_line=_substitute(command.data.get("command-line"), line_keys).strip(),
         override_entrypoint=bool(command.data.get("override-entrypoint")),
         environment=env, mounts=mounts, outputs=outputs, wrapper_values=dict(r.values),
-        input_values=input_values, working_directory=command.data.get("working-directory"))
+        input_values=input_values,
+        working_directory=_substitute(command.data.get("working-directory"), raw_keys) or None)

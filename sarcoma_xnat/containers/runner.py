@@ -2,10 +2,20 @@
 
 :func:`run_command` does for a local archive what XNAT does for "Run container":
 it resolves the wrapper on the object, copies each input mount's files into a build
-folder in the Container Service's layout (mounted read-only), gives every output
-mount a fresh empty folder, sets ``XNAT_HOST``/``XNAT_USER``/``XNAT_PASS``, launches
-the image through an engine, and on exit 0 stores the outputs through the handlers.
-On a non-zero exit nothing is stored.
+folder in the Container Service's layout, with XNAT's catalog XML in every resource
+folder (mounted read-only; :mod:`sarcoma_xnat.containers.mounts`), gives every output
+mount a fresh empty folder writable by its owner only, sets
+``XNAT_HOST``/``XNAT_USER``/``XNAT_PASS``, launches the image through an engine as
+the container user, and on exit 0 stores the outputs through the handlers. On a
+non-zero exit nothing is stored.
+
+As on XNAT (``NrgXnat/container-service:src/main/java/org/nrg/containers/services/impl/CommandResolutionServiceImpl.java``,
+where the output mount's build folder gets ``setWritable(true)``, i.e. owner-only),
+the output folder is mode 0700, and the container runs as the docker server's
+``container-user`` setting (``DockerControlApi`` passes it as the container's
+``User``) or else as the image's ``USER``. The local runner's ``container_user``
+defaults to the calling user's ``uid:gid``, as on a site that sets ``container-user``
+to the owner of its build folders; ``""`` runs as the image's ``USER``.
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -22,15 +33,33 @@ from sarcoma_xnat.archive.base import Archive
 from sarcoma_xnat.containers.command import Command
 from sarcoma_xnat.containers.engines import DockerEngine, Engine, InProcessEngine, LaunchSpec, docker_url
 from sarcoma_xnat.containers.finalize import StoredOutput, store_outputs
+from sarcoma_xnat.containers.mounts import write_catalogs
 from sarcoma_xnat.containers.objects import XnatObject
 from sarcoma_xnat.containers.resolve import ResolvedCommand, resolve
-from sarcoma_xnat.errors import ContainerError
+from sarcoma_xnat.errors import ConfigurationError, ContainerError
 from sarcoma_xnat.steps.base import stage_session
 
-__all__ = ["RunResult", "available_engine", "open_engine", "run_command", "run_step", "stage_object"]
+__all__ = ["OUTPUT_MODE", "RunResult", "available_engine", "container_user", "open_engine",
+           "run_command", "run_step", "stage_object"]
 
 log = logging.getLogger(__name__)
 ENGINES = ("auto", "docker", "inprocess")
+#: mode of an output mount's folder: owner-writable only, as the Container Service makes it
+OUTPUT_MODE = 0o700
+_USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$")
+
+
+def container_user(value: str | None = None) -> str:
+    """Return the user a container runs as: ``value`` checked, or the caller's ``uid:gid``.
+
+    ``value`` is ``UID[:GID]`` (numbers or names), as the docker server's
+    ``container-user`` setting; ``""`` means the image's own ``USER``.
+    """
+    if value is None:
+        return f"{os.getuid()}:{os.getgid()}"
+    if value and not _USER.match(value):
+        raise ConfigurationError(f"container user must be UID[:GID], got {value!r}")
+    return value
 
 
 @dataclass
@@ -45,17 +74,19 @@ class RunResult:
 
 
 def stage_object(archive: Archive, obj: XnatObject, dest: Path) -> Path:
-    """Copy an object's files into ``dest`` the way XNAT lays out its mount."""
+    """Copy an object's files into ``dest`` the way XNAT lays out its mount, catalogs included."""
     if obj.type == "Session":
-        return stage_session(archive, obj.ref, dest, scans=True, assessors=True, resources=True)
-    dest.mkdir(parents=True, exist_ok=True)
-    if obj.type == "Resource":
-        archive.fetch_resource(obj.ref, obj.resource or "", dest)
-    elif obj.type in ("Scan", "Assessor"):
-        for res in archive.resources(obj.ref):
-            archive.fetch_resource(obj.ref, res.label, dest / res.label)
+        stage_session(archive, obj.ref, dest, scans=True, assessors=True, resources=True)
     else:
-        raise ContainerError(f"the local runner cannot mount a {obj.type} ({obj.uri})")
+        dest.mkdir(parents=True, exist_ok=True)
+        if obj.type == "Resource":
+            archive.fetch_resource(obj.ref, obj.resource or "", dest)
+        elif obj.type in ("Scan", "Assessor"):
+            for res in archive.resources(obj.ref):
+                archive.fetch_resource(obj.ref, res.label, dest / res.label)
+        else:
+            raise ContainerError(f"the local runner cannot mount a {obj.type} ({obj.uri})")
+    write_catalogs(archive, obj.type, obj.ref, dest, obj.resource)
     return dest
 
 
@@ -110,12 +141,16 @@ def _xnat_env(env: Mapping[str, str] | None) -> dict[str, str]:
 def run_command(command: Command, archive: Archive, target: str | None = None,
                 wrapper: str | None = None, params: Mapping[str, str] | None = None,
                 engine: Engine | None = None, environment: Mapping[str, str] | None = None,
-                sink: Callable[[str], None] | None = None) -> RunResult:
+                sink: Callable[[str], None] | None = None,
+                user: str | None = None) -> RunResult:
     """Resolve and launch ``wrapper`` of ``command`` on ``target``; store outputs on exit 0.
 
-    Raises :class:`ContainerError` when the container exits non-zero (nothing is
-    stored) and :class:`ConfigurationError` when the wrapper does not resolve.
+    ``user`` is the container user (``UID[:GID]``; default the caller's, see
+    :func:`container_user`). Raises :class:`ContainerError` when the container exits
+    non-zero (nothing is stored) and :class:`ConfigurationError` when the wrapper
+    does not resolve.
     """
+    run_as = container_user(user)
     lines: list[str] = []
 
     def emit(line: str) -> None:
@@ -133,13 +168,13 @@ def run_command(command: Command, archive: Archive, target: str | None = None,
                 stage_object(archive, m.source, host)
             else:
                 host.mkdir()
-                os.chmod(host, 0o777)  # the image runs as a non-root user
+                os.chmod(host, OUTPUT_MODE)  # as CommandResolutionServiceImpl: owner only
             hosts[m.name] = host
             mounts.append((str(host), m.path, m.writable or m.source is None))
         env = {**resolved.environment, **_xnat_env(environment)}
         spec = LaunchSpec(resolved.image, resolved.command_line, resolved.override_entrypoint,
                           env, tuple(mounts), resolved.working_directory,
-                          {"XNAT_WRAPPER": str(resolved.wrapper.get("name"))})
+                          {"XNAT_WRAPPER": str(resolved.wrapper.get("name"))}, run_as or None)
         emit(f"launching {resolved.image} ({engine.name}): {resolved.command_line}")
         code = engine.run(spec, emit)
         result = RunResult(engine.name, code, [], lines, resolved)
@@ -170,7 +205,7 @@ def available_engine() -> str | None:
 
 def run_step(step: str, archive: Archive, target: str, wrapper: str | None = None,
              params: Mapping[str, str] | None = None, engine: str = "auto",
-             sink: Callable[[str], None] = print) -> RunResult:
+             sink: Callable[[str], None] = print, user: str | None = None) -> RunResult:
     """Run step ``step``'s command (``xnat-commands/<step>.json``) on ``target``.
 
     With ``engine="auto"`` the step's image runs when an engine and the image are
@@ -181,4 +216,4 @@ def run_step(step: str, archive: Archive, target: str, wrapper: str | None = Non
 
     command = check_command(load_command(find_command_file(step)))
     with open_engine(engine, command.image, sink) as chosen:
-        return run_command(command, archive, target, wrapper, params, chosen, sink=sink)
+        return run_command(command, archive, target, wrapper, params, chosen, sink=sink, user=user)

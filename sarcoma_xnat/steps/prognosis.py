@@ -120,7 +120,8 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--output", type=Path, help="output folder")
     p.add_argument("--clinical", type=Path, help="JSON file with the subject's clinical fields")
     p.add_argument("--archive", help="local archive folder or 'xnat' (instead of --input/--output)")
-    p.add_argument("--session", help="session URI: /archive/projects/P/subjects/S/experiments/E")
+    p.add_argument("--session", help="session URI (/archive/experiments/ID as XNAT gives it, or "
+                                      "/archive/projects/P/subjects/S/experiments/E) or XNAT ID")
     p.set_defaults(_run=_cli)
 
 
@@ -132,7 +133,15 @@ def _cli(args: argparse.Namespace) -> int:
 
         if not args.session:
             raise ConfigurationError("--archive needs --session")
-        result = run_on_archive(open_archive(args.archive), ObjectRef.parse(args.session), args.model)
+        from sarcoma_xnat.archive.base import locate
+
+        archive = open_archive(args.archive)
+        # The Container Service gives the session as /archive/experiments/{ID}
+        # (container-service model/xnat/Session.java); locate() also takes label form.
+        session, _ = locate(archive, args.session, "session")
+        if session.kind != "session":
+            raise ConfigurationError(f"--session {args.session} names a {session.kind}, not a session")
+        result = run_on_archive(archive, session, args.model)
         where = f"resource {RESOURCE_LABEL} of {args.session}"
     else:
         if not (args.input and args.output):

@@ -13,10 +13,20 @@ __all__ = [
     "ContainersApi",
     "TERMINAL_STATUSES",
     "find_wrapper",
+    "is_terminal",
 ]
 
-#: container statuses after which nothing changes any more
-TERMINAL_STATUSES = ("Complete", "Failed", "Failed (Upload)", "Killed", "Killed (Out of Memory)")
+#: prefixes of the container statuses after which nothing changes any more: the Container
+#: Service calls a status terminal when it *starts with* one of these, so ``Failed (Staging)``,
+#: ``Failed (Upload)``, ``Killed (Out of Memory)``... are terminal too
+#: (container-service ``src/main/java/org/nrg/containers/utils/ContainerUtils.java``
+#: ``statusIsTerminal``; ``docs/container-statuses.md``)
+TERMINAL_STATUSES = ("Complete", "Failed", "Killed")
+
+
+def is_terminal(status: str | None) -> bool:
+    """Return whether a container status is terminal (it starts with a terminal prefix)."""
+    return status is not None and str(status).startswith(TERMINAL_STATUSES)
 
 
 def find_wrapper(command: dict[str, Any], name: str) -> dict[str, Any]:
@@ -165,7 +175,7 @@ class ContainersApi:
                 record: dict[str, Any] | None = self.container(report["container-id"])
             else:
                 record = self.find_by_workflow(str(report.get("workflow-id")))
-            if record is not None and record.get("status") in TERMINAL_STATUSES:
+            if record is not None and is_terminal(record.get("status")):
                 return record
             if time.monotonic() > deadline:
                 state = record.get("status") if record else "queued"

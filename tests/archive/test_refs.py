@@ -37,3 +37,12 @@ def test_structure_errors() -> None:
         ObjectRef("P", "S", "E", scan="1", assessor="A")
     with pytest.raises(ConfigurationError):
         ObjectRef.parse("/archive/projects/P/things/x")
+
+
+@pytest.mark.parametrize("uri", ["/archive/experiments/XNAT_E00001", "/experiments/XNAT_E00001/scans/3",
+                                 "/data/subjects/XNAT_S00002"])
+def test_id_form_uris_say_to_resolve_through_the_archive(uri: str) -> None:
+    # XNAT gives a session as /archive/experiments/{ID} (container-service model/xnat/Session.java);
+    # only the archive knows which labels an ID stands for.
+    with pytest.raises(ConfigurationError, match="XNAT ID; resolve it through the archive"):
+        ObjectRef.parse(uri)

@@ -33,7 +33,8 @@ def scan_command(**changes: Any) -> Command:
         "command-line": "probe #SCAN_ID# [FAST] #LEVEL# #NOTE# --type=#scan-type#",
         "mounts": [{"name": "in", "writable": False, "path": "/in/#SCAN_ID#"},
                    {"name": "out", "writable": True, "path": "/out"}],
-        "environment-variables": {"PROBE_SCAN": "#SCAN_ID#", "PROBE_#SCAN_ID#": "yes"},
+        "environment-variables": {"PROBE_SCAN": "#SCAN_ID#", "PROBE_#SCAN_ID#": "yes",
+                                  "PROBE_TYPE": "#scan-type#", "PROBE_FAST": "[FAST]"},
         "inputs": [
             {"name": "scan_id", "type": "string", "required": True, "replacement-key": "#SCAN_ID#",
              "command-line-flag": "--scan", "command-line-separator": "="},
@@ -67,9 +68,13 @@ def scan_command(**changes: Any) -> Command:
 def test_keys_flags_booleans_and_derived_properties(cohort: tuple[LocalArchive, Any]) -> None:
     archive, session = cohort
     r = resolve(scan_command(), archive, session.child(scan="2").uri)
+    # CommandResolutionServiceImpl.resolveCommandLine uses command-input keys only: a wrapper
+    # input's key stays as written on the command line, but is substituted in the environment
     assert shlex.split(r.command_line) == ["probe", "--scan=2", "--thorough", "-l", "3",
-                                           "--type=T2_AX_FS"]
-    assert r.environment == {"PROBE_SCAN": "2", "PROBE_2": "yes"}  # env gets the raw value
+                                           "--type=#scan-type#"]
+    # env gets the value without its flag; a boolean's true-/false-value everywhere
+    assert r.environment == {"PROBE_SCAN": "2", "PROBE_2": "yes", "PROBE_TYPE": "T2_AX_FS",
+                             "PROBE_FAST": "--thorough"}
     assert [m.path for m in r.mounts] == ["/in/2", "/out"]
     assert r.mounts[0].source is not None and r.mounts[0].source.resource == "DICOM"
     assert r.outputs[0].path == "scan-2" and r.outputs[0].parent == "scan"
@@ -178,8 +183,10 @@ def test_prognosis_wrapper_mounts_the_projects_model(processed_cohort: tuple[Loc
     archive, session = processed_cohort
     r = resolve(load_command(ROOT / "xnat-commands" / "prognosis.json"), archive, session.uri)
     assert [(m.path, m.source.ref) for m in r.mounts] == [("/model", ObjectRef(session.project))]
-    assert shlex.split(r.command_line)[-4:] == ["--session", session.uri, "--model",
-                                                "/model/model.pt"]
+    # the Container Service gives a session's uri in ID form (container-service model/xnat/Session.java)
+    session_id = archive.get(session).id
+    assert shlex.split(r.command_line)[-4:] == ["--session", f"/archive/experiments/{session_id}",
+                                                "--model", "/model/model.pt"]
     archive.delete_resource(ObjectRef(session.project), "PROGNOSIS_MODEL")
     with pytest.raises(ConfigurationError, match="PROGNOSIS_MODEL"):
         resolve(load_command(ROOT / "xnat-commands" / "prognosis.json"), archive, session.uri)
@@ -208,3 +215,41 @@ def test_command_lines_use_only_flags_the_cli_accepts(path: Path,
                 build_parser().parse_args(argv[1:])
             except SystemExit:
                 pytest.fail(f"{path.name} {wrapper['name']}: the CLI refuses {r.command_line!r}")
+
+
+def test_object_uris_are_xnat_id_form(cohort: tuple[LocalArchive, Any]) -> None:
+    """URIs as the Container Service gives them (container-service model/xnat/*.java)."""
+    from sarcoma_xnat.containers.objects import describe
+
+    archive, session = cohort
+    eid, sid = archive.get(session).id, archive.get(session.parent).id
+    roi = session.child(assessor=f"{session.session}_SEG")
+    aid = archive.get(roi).id
+    assert describe(archive, session).data["uri"] == f"/archive/experiments/{eid}"
+    scan = describe(archive, session.child(scan="2")).data
+    assert scan["uri"] == f"/archive/experiments/{eid}/scans/2"
+    dicom = next(r for r in scan["resources"] if r["label"] == "DICOM")
+    assert dicom["uri"] == f"/archive/experiments/{eid}/scans/2/resources/DICOM"
+    assert dicom["parent-uri"] == scan["uri"]
+    assert describe(archive, roi).data["uri"] == f"/archive/experiments/{eid}/assessors/{aid}"
+    assert describe(archive, session.parent).data["uri"] == f"/archive/subjects/{sid}"
+    assert describe(archive, ObjectRef(session.project)).data["uri"] == f"/archive/projects/{session.project}"
+    listed = describe(archive, session).data
+    assert [s["uri"] for s in listed["scans"]][:1] == [f"/archive/experiments/{eid}/scans/1"]
+
+
+@pytest.mark.parametrize("form", ["archive", "bare", "label", "id"])
+def test_launch_values_in_every_form_resolve_to_the_same_scan(cohort: tuple[LocalArchive, Any],
+                                                               form: str) -> None:
+    """CommandResolutionServiceImpl.resolveXnatObject: '/'-values are URIs (``/archive`` added)."""
+    archive, session = cohort
+    eid = archive.get(session).id
+    value = {"archive": f"/archive/experiments/{eid}/scans/2", "bare": f"/experiments/{eid}/scans/2",
+             "label": session.child(scan="2").uri, "id": None}[form]
+    if value is None:  # a Session input given a bare ID
+        r = resolve(_session_command("@.scan-type in ['T1_AX_POST']"), archive, eid)
+        assert r.wrapper_values["session"].ref == session
+        return
+    r = resolve(scan_command(), archive, value)
+    assert r.wrapper_values["scan"].ref == session.child(scan="2")
+    assert r.wrapper_values["scan"].uri == f"/archive/experiments/{eid}/scans/2"

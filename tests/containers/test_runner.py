@@ -138,3 +138,109 @@ def test_in_process_engine_refuses_other_programs() -> None:
     argv = InProcessEngine.argv(LaunchSpec("x:1", "sarcoma-xnat a --in=/input/x /output /inputs",
                                            mounts=(("/h/in", "/input", False), ("/h/out", "/output", True))))
     assert argv == ["a", "--in=/h/in/x", "/h/out", "/inputs"]
+
+
+class _Probe:
+    """An engine that records what it is asked to launch, and the mounts as they are then."""
+
+    name = "probe"
+
+    def __init__(self) -> None:
+        self.spec: Any = None
+        self.modes: dict[str, int] = {}
+
+    def run(self, spec: Any, sink: Any) -> int:
+        import os
+        import stat
+
+        self.spec = spec
+        self.modes = {path: stat.S_IMODE(os.stat(host).st_mode) for host, path, _ in spec.mounts}
+        return 5
+
+
+def test_output_mount_is_owner_only_and_container_user(small_cohort: Any, monkeypatch) -> None:
+    """CommandResolutionServiceImpl makes the output folder owner-writable; the container runs
+    as the docker server's container-user (default here: the caller's uid:gid)."""
+    import os
+
+    from sarcoma_xnat.errors import ConfigurationError
+
+    archive, manifest = small_cohort
+    command = load_command(ROOT / "xnat-commands" / "preprocess.json")
+    session = manifest.sessions[0].uri
+    for user, expected in ((None, f"{os.getuid()}:{os.getgid()}"), ("1234:5678", "1234:5678"),
+                           ("", None)):
+        probe = _Probe()
+        with pytest.raises(ContainerError, match="status 5"):
+            run_command(command, archive, session, "sarcoma-preprocess-session", {}, probe, user=user)
+        assert probe.modes["/output"] == 0o700 and probe.spec.user == expected
+    with pytest.raises(ConfigurationError, match="UID\\[:GID\\]"):
+        run_command(command, archive, session, "sarcoma-preprocess-session", {}, _Probe(),
+                    user="root; rm")
+    seen: dict[str, Any] = {}
+    import sarcoma_xnat.containers.runner as runner
+
+    monkeypatch.setattr(runner, "run_command", lambda *a, **k: seen.update(k) or runner.RunResult("x", 0))
+    assert main(["run", "--engine", "inprocess", "--command", "preprocess", "--archive",
+                 str(archive.root), "--target", session, "--wrapper", "sarcoma-preprocess-session",
+                 "--container-user", "42:42"]) == 0
+    assert seen["user"] == "42:42"
+
+
+def test_docker_engine_passes_the_container_user() -> None:
+    from sarcoma_xnat.containers.engines import DockerEngine, LaunchSpec
+
+    created: dict[str, Any] = {}
+
+    class Container:
+        def start(self) -> None: ...
+        def logs(self, **kw: Any) -> list[bytes]: return [b"ok\n"]
+        def wait(self) -> dict[str, int]: return {"StatusCode": 0}
+        def remove(self, force: bool) -> None: ...
+
+    class Client:
+        class images:  # noqa: N801 - mimics the docker SDK's attribute
+            @staticmethod
+            def get(image: str) -> object: return object()
+
+        class containers:  # noqa: N801
+            @staticmethod
+            def create(image: str, **kw: Any) -> Container:
+                created.update(kw)
+                return Container()
+
+    engine = DockerEngine.__new__(DockerEngine)
+    engine.client = Client()
+    assert engine.run(LaunchSpec("x:1", "run", user="1000:1000"), lambda line: None) == 0
+    assert created["user"] == "1000:1000"
+
+
+def test_input_mounts_hold_xnat_catalogs(small_cohort: Any, tmp_path: Path) -> None:
+    """XNAT mounts the archive folder itself: each resource folder has its catalog XML."""
+    import xml.etree.ElementTree as ET
+
+    import pydicom
+
+    from sarcoma_xnat.containers.objects import describe
+    from sarcoma_xnat.containers.runner import stage_object
+
+    archive, manifest = small_cohort
+    session = manifest.sessions[0]
+    staged = stage_object(archive, describe(archive, session), tmp_path / "mount")
+    cat = "{http://nrg.wustl.edu/catalog}"
+    folder = staged / "SCANS" / "2" / "DICOM"
+    root = ET.parse(folder / "scan_2_catalog.xml").getroot()
+    assert root.tag == f"{cat}DCMCatalog" and root.get("ID") == "DICOM"
+    entries = root.findall(f"{cat}entries/{cat}entry")
+    dicom = sorted(p for p in folder.iterdir() if p.name != "scan_2_catalog.xml")
+    assert sorted(e.get("URI") for e in entries) == [p.name for p in dicom]
+    uids = {p.name: str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID) for p in dicom}
+    assert {e.get("URI"): e.get("UID") for e in entries} == uids
+    xsi = "{http://www.w3.org/2001/XMLSchema-instance}type"
+    assert {e.get(xsi) for e in entries} == {"cat:dcmEntry"}
+    seg_resources = archive.resources(session.child(assessor=f"{session.session}_SEG"))
+    assert seg_resources
+    for res in seg_resources:
+        label = res.label
+        seg = staged / "ASSESSORS" / f"{session.session}_SEG" / label / f"{label}_catalog.xml"
+        assert ET.parse(seg).getroot().find(f"{cat}entries") is not None

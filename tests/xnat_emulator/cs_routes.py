@@ -1,8 +1,13 @@
 """Emulated Container Service: commands, wrapper enablement, (bulk) launch, containers, logs.
 
-Launches are queued on a single background worker, as the real service queues
-them, and run by ``emu.launcher`` (default: the package's local runner with the
-in-process engine, on the emulator's own archive, as XNAT mounts its archive).
+Launches are queued on a pool of :data:`LAUNCH_WORKERS` background workers and run
+concurrently, as the real service's JMS staging queue is consumed by 10-20 listeners
+(container-service ``src/main/java/org/nrg/containers/config/ContainersConfig.java``,
+``QUEUE_MIN_CONCURRENCY_DFLT``/``QUEUE_MAX_CONCURRENCY_DFLT``; ``jms/preferences/QueuePrefsBean.java``).
+They are run by ``emu.launcher`` (default: the package's local runner with the
+in-process engine, on the emulator's own archive, as XNAT mounts its archive; the
+runner mounts archive folders with their catalogs and makes output mounts
+owner-writable only, as ``CommandResolutionServiceImpl`` does).
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ class LaunchContext:
 
 
 Launcher = Callable[[LaunchContext], tuple[int, str]]
+
+#: launches that run at once (the Container Service's default minimum staging concurrency)
+LAUNCH_WORKERS = 10
 
 
 def runner_launcher(ctx: LaunchContext) -> tuple[int, str]:
@@ -67,7 +75,8 @@ def register(emu: XnatEmulator) -> None:
                           "next": 1, "images": {}}
     emu.cs = cs  # type: ignore[attr-defined]
     emu.launcher = runner_launcher  # type: ignore[attr-defined]
-    emu.launch_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cs-launch")
+    emu.launch_pool = ThreadPoolExecutor(max_workers=LAUNCH_WORKERS,  # type: ignore[attr-defined]
+                                         thread_name_prefix="cs-launch")
     lock = threading.Lock()
 
     def next_id() -> int:
@@ -180,6 +189,8 @@ def register(emu: XnatEmulator) -> None:
                                       "pipeline-name": str(wid), "successes": [], "failures": []}
             for target in targets:
                 single = emu.cs_launch(project, wid, root, {**params, root: target}, req.user)  # type: ignore[attr-defined]
+                if single["status"] == "success":  # only queued: ContainerServiceImpl.bulkLaunch
+                    single = {**single, "workflow-id": "To be assigned"}  # TO_BE_ASSIGNED
                 report["successes" if single["status"] == "success" else "failures"].append(single)
             return Response.json(report)
         single = emu.cs_launch(project, wid, root, params, req.user)  # type: ignore[attr-defined]
@@ -199,8 +210,6 @@ def register(emu: XnatEmulator) -> None:
                     "message": f"Wrapper {wname} is not enabled" + (f" for project {project}" if project else "")}
         wrapper = next(w for w in entry["json"]["xnat"] if w["name"] == wname)
         value = params.get(root, "")
-                if single["status"] == "success":  # only queued: ContainerServiceImpl.bulkLaunch
-                    single = {**single, "workflow-id": "To be assigned"}  # TO_BE_ASSIGNED
         alias, secret = emu.issue_token(user or "admin")
         ctx = LaunchContext(emu, entry["json"], wrapper, project, root, value,
                             {k: v for k, v in params.items() if k != root},
