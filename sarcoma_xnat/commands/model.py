@@ -9,6 +9,9 @@ from pathlib import Path
 
 __all__ = ["register"]
 
+#: fewest training subjects (sarcoma_xnat.models.training.fit refuses fewer)
+_MIN_TRAIN = 4
+
 
 def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--archive", required=True,
@@ -98,6 +101,14 @@ def run_train(args: argparse.Namespace) -> int:
     cohort = load_cohort(open_archive(args.archive), args.project, args.resource,
                          image_size=None if args.mode == "clinical" else args.image_size)
     train_idx, test_idx = split_indices(cohort.data.os_event, args.test_fraction, args.seed)
+    if len(train_idx) < _MIN_TRAIN:
+        from sarcoma_xnat.errors import ConfigurationError
+
+        raise ConfigurationError(
+            f"project {args.project} has {len(cohort.sessions)} usable session(s) "
+            f"({len(cohort.skipped)} skipped); --test-fraction {args.test_fraction} holds out "
+            f"{len(test_idx)} for testing, leaving {len(train_idx)} to train on, and training "
+            f"needs at least {_MIN_TRAIN}: add subjects or lower --test-fraction")
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                          blend=args.blend, seed=args.seed)
     trained = train_model(cohort.data.subset(train_idx), args.preset, args.mode, config,

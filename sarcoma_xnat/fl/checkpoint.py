@@ -42,10 +42,18 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"model file not found: {path}", file=str(path))
+    if path.stat().st_size == 0:
+        raise ModelError(f"model file {path} is empty (an interrupted copy?): give the model.pt "
+                         "that 'sarcoma-xnat model train' wrote", file=str(path))
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for non-checkpoints
-        raise ModelError(f"cannot read model file: {exc}", file=str(path)) from exc
+        # torch's own text suggests weights_only=False, i.e. running code from the file:
+        # never relay that advice for a file of unknown origin
+        raise ModelError(f"model file {path} is not a readable sarcoma-xnat model (corrupt, "
+                         f"truncated or another program's file; {type(exc).__name__}): give "
+                         "the model.pt that 'sarcoma-xnat model train' wrote",
+                         file=str(path)) from exc
     if isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT:
         network, state, meta = payload["network"], payload["state_dict"], payload["meta"]
     else:

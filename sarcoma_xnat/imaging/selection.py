@@ -36,6 +36,9 @@ class ScanCandidate:
         return re.sub(r"[^0-9A-Za-z+]+", " ", f"{self.scan_type} {self.description}").strip()
 
     def __str__(self) -> str:
+        if not (self.scan_type or self.description or self.series_uid):
+            return (f"scan {self.scan_id} (no readable DICOM header: are its files DICOM? "
+                    "choose scans by id with --t1-scan/--t2-scan)")
         return f"scan {self.scan_id} ({self.scan_type or '-'} / {self.description or '-'})"
 
 
