@@ -113,8 +113,14 @@ class Archive(Protocol):
         source: Path,
         format: str | None = None,
         content: str | None = None,
+        merge: bool = False,
     ) -> ResourceInfo:
-        """Store folder ``source`` as resource ``label``, atomically replacing any old one."""
+        """Store folder ``source`` as resource ``label``, atomically replacing any old one.
+
+        With ``merge`` the files are added to an existing resource instead: same-named
+        files are overwritten, the others kept — what XNAT's Container Service does
+        with a container's output (xnat-web ``DefaultCatalogService.insertResources``).
+        """
         ...
 
     def delete_resource(self, ref: ObjectRef, label: str) -> None:

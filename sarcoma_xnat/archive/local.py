@@ -244,8 +244,16 @@ class LocalArchive:
         source: Path,
         format: str | None = None,
         content: str | None = None,
+        merge: bool = False,
     ) -> ResourceInfo:
-        """Store folder ``source`` as resource ``label``, atomically replacing any old one."""
+        """Store folder ``source`` as resource ``label``, atomically replacing any old one.
+
+        With ``merge`` the new files are added to the existing resource (same-named
+        ones overwritten, the others kept, format/content of the existing resource
+        kept), as XNAT's ``DefaultCatalogService.insertResources`` does
+        (``NrgXnat/xnat-web:src/main/java/org/nrg/xnat/services/archive/impl/legacy/DefaultCatalogService.java``);
+        the swap is still atomic.
+        """
         if not self.exists(ref):
             raise ObjectNotFoundError(f"cannot store resource {label!r}: no {ref.kind} at {ref.uri}",
                                       resource=label, **ref.context())
@@ -257,7 +265,14 @@ class LocalArchive:
         final.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".staging-{label}-", dir=final.parent))
         try:
-            shutil.copytree(source, staging / "files", symlinks=False)
+            old = final / "resource.json"
+            if merge and old.is_file():
+                shutil.copytree(final / "files", staging / "files", symlinks=False)
+                shutil.copytree(source, staging / "files", symlinks=False, dirs_exist_ok=True)
+                meta = json.loads(old.read_text())
+                format, content = meta.get("format"), meta.get("content")
+            else:
+                shutil.copytree(source, staging / "files", symlinks=False)
             _write_json_atomic(staging / "resource.json",
                                {"label": label, "format": format, "content": content})
             self._swap_into_place(staging, final)

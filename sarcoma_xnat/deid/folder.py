@@ -4,6 +4,13 @@ Every file under the input is read, de-identified and written under the output w
 a name that carries no PHI: its folders are kept (scrubbed of identifiers) and the
 file is named by its new SOP Instance UID. A file that is not DICOM, is truncated or
 is refused (burned-in annotation) is reported by name and skipped; the others go on.
+
+XNAT mounts the archive folder itself, so the input also holds XNAT's bookkeeping:
+``<label>_catalog.xml`` in every resource folder, ``SNAPSHOTS``, the AIM copy of an
+RTSTRUCT (:func:`sarcoma_xnat.steps.xnat_mount.is_bookkeeping`). Those are left out
+silently — not de-identified, not copied, not reported as bad files, only counted in
+the audit log (``bookkeeping_left_out``); the AIM XML may carry PHI and never reaches
+the output. The output ends with ``manifest.json`` (:mod:`sarcoma_xnat.steps.manifest`).
 """
 
 from __future__ import annotations
@@ -18,15 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from sarcoma_xnat.deid.audit import AuditLog
+from sarcoma_xnat.deid.collect import StudyValues
 from sarcoma_xnat.deid.dicomio import dataset_bytes, read_dicom
 from sarcoma_xnat.deid.engine import Deidentifier
 from sarcoma_xnat.deid.keys import SiteKey
 from sarcoma_xnat.deid.linkage import LinkageFile
 from sarcoma_xnat.deid.profile import PROFILE_EDITION
-from sarcoma_xnat.deid.scrub import Scrubber, identifying_tokens
+from sarcoma_xnat.deid.scrub import Scrubber
 from sarcoma_xnat.errors import DeidentificationError
 from sarcoma_xnat.progress import progress
-from sarcoma_xnat.steps.base import atomic_output, write_provenance
+from sarcoma_xnat.steps.base import atomic_output, file_sha256, write_provenance
+from sarcoma_xnat.steps.manifest import MANIFEST_FILE, fingerprint, write_manifest
+from sarcoma_xnat.steps.xnat_mount import is_bookkeeping
 
 __all__ = ["AUDIT_FILE", "FolderReport", "SkippedFile", "deidentify_folder", "run"]
 
@@ -35,12 +45,12 @@ log = logging.getLogger(__name__)
 #: name of the audit log the step writes into its output folder
 AUDIT_FILE = "deid-audit.jsonl"
 _STEP = "deid"
-_OWN_FILES = {"provenance.json", AUDIT_FILE}
+_OWN_FILES = {"provenance.json", AUDIT_FILE, MANIFEST_FILE}
 
 
 @dataclass(frozen=True)
 class SkippedFile:
-    """A file that was not de-identified: its path relative to the input, and why."""
+    """A file that was not de-identified: its de-identified name (folders, position), and why."""
 
     file: str
     reason: str
@@ -55,6 +65,8 @@ class FolderReport:
     counts: Counter[str] = field(default_factory=Counter)
     subjects: set[str] = field(default_factory=set)
     digest: str = ""
+    input_digest: str = ""
+    bookkeeping: int = 0
 
     @property
     def ok(self) -> bool:
@@ -67,12 +79,15 @@ class FolderReport:
 _SESSION_DICOM_FOLDERS = ("SCANS", "ASSESSORS")
 
 
-def _input_files(root: Path) -> list[Path]:
+def _input_files(root: Path) -> tuple[list[Path], int]:
+    """Return the files to de-identify and how many XNAT bookkeeping files were left out."""
     tops = [root / name for name in _SESSION_DICOM_FOLDERS if (root / name).is_dir()]
     if not tops:
         tops = [root]
-    return sorted(p for top in tops for p in top.rglob("*")
-                  if p.is_file() and not p.name.startswith(".") and p.name not in _OWN_FILES)
+    found = sorted(p for top in tops for p in top.rglob("*")
+                   if p.is_file() and not p.name.startswith(".") and p.name not in _OWN_FILES)
+    files = [p for p in found if not is_bookkeeping(p, root)]
+    return files, len(found) - len(files)
 
 
 def _safe_parts(parts: tuple[str, ...], scrubber: Scrubber, key: SiteKey) -> list[str]:
@@ -86,8 +101,11 @@ def deidentify_folder(input_dir: str | os.PathLike[str], output_dir: str | os.Pa
                       audit: AuditLog | None = None) -> FolderReport:
     """De-identify every file under ``input_dir`` into ``output_dir`` (created).
 
-    Files that cannot be de-identified are listed in the report's ``skipped`` and
-    logged by their path relative to ``input_dir``; nothing is written for them.
+    A first pass reads every header and pools identifying values per patient and study
+    (:class:`~sarcoma_xnat.deid.collect.StudyValues`); the second cleans each file with
+    its pool. Files that cannot be de-identified (for any reason) are listed in the
+    report's ``skipped`` by a de-identified name (folders scrubbed, ``#`` and their
+    position in sorted order) and the run goes on; nothing is written for them.
     """
     src, dest = Path(input_dir), Path(output_dir)
     if not src.is_dir():
@@ -96,25 +114,40 @@ def deidentify_folder(input_dir: str | os.PathLike[str], output_dir: str | os.Pa
     report = FolderReport()
     digest = hashlib.sha256()
     seen: set[Path] = set()
-    files = _input_files(src)
-    for path in progress(files, desc="de-identifying"):
+    inputs = hashlib.sha256()
+    files, report.bookkeeping = _input_files(src)
+    if report.bookkeeping:
+        log.debug("left out %d XNAT bookkeeping files (catalogs, snapshots, AIM)",
+                  report.bookkeeping)
+    pools = StudyValues(files)  # first pass: identifying values per study and patient
+    everything = pools.everything()
+    for index, path in enumerate(progress(files, desc="de-identifying"), start=1):
         rel = path.relative_to(src)
+        inputs.update(rel.as_posix().encode() + b"\0" + bytes.fromhex(file_sha256(path)))
+        # a failing file is named by its position and de-identified folders, never its path
+        label = "/".join([*_safe_parts(rel.parent.parts, everything, deidentifier.key),
+                          f"#{index}"])
         try:
-            ds = read_dicom(path, rel.as_posix())
+            ds = read_dicom(path, label)
             patient_id = str(ds.get("PatientID", "") or "").strip()
-            tokens = Scrubber(identifying_tokens(ds))
-            result = deidentifier.deidentify(ds, rel.as_posix(), tokens)
+            tokens = pools.scrubber(path)
+            result = deidentifier.deidentify(ds, label, tokens)
+            target = dest.joinpath(*_safe_parts(rel.parent.parts, tokens, deidentifier.key),
+                                   f"{ds.SOPInstanceUID}.dcm")
+            data = None if target in seen else dataset_bytes(ds)
         except DeidentificationError as exc:
             log.warning("skipped a file: %s", exc.message)  # names go to the report only
-            report.skipped.append(SkippedFile(rel.as_posix(), exc.message))
+            report.skipped.append(SkippedFile(label, exc.message))
             continue
-        target = dest.joinpath(*_safe_parts(rel.parent.parts, tokens, deidentifier.key),
-                               f"{ds.SOPInstanceUID}.dcm")
-        if target in seen:
-            report.skipped.append(SkippedFile(rel.as_posix(), "duplicate SOP Instance UID"))
+        except Exception as exc:  # noqa: BLE001 - one bad file must not abort the folder
+            reason = f"cannot be de-identified ({type(exc).__name__})"  # no value from the file
+            log.warning("skipped a file: %s [file %s]", reason, label)
+            report.skipped.append(SkippedFile(label, reason))
+            continue
+        if data is None:
+            report.skipped.append(SkippedFile(label, "duplicate SOP Instance UID"))
             continue
         seen.add(target)
-        data = dataset_bytes(ds)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         digest.update(target.relative_to(dest).as_posix().encode() + b"\0")
@@ -125,9 +158,10 @@ def deidentify_folder(input_dir: str | os.PathLike[str], output_dir: str | os.Pa
         if linkage is not None and patient_id:
             linkage.record(result.pseudonym, patient_id)
     report.digest = digest.hexdigest()
+    report.input_digest = inputs.hexdigest()
     if audit is not None:
         audit.write("deidentify-folder", files_in=len(files), files_out=len(report.written),
-                    skipped=len(report.skipped),
+                    skipped=len(report.skipped), bookkeeping_left_out=report.bookkeeping,
                     skipped_reasons=Counter(_reason_kind(s.reason) for s in report.skipped),
                     actions=report.counts, subjects=report.subjects,
                     profile=f"PS3.15-{PROFILE_EDITION}",
@@ -139,6 +173,7 @@ def deidentify_folder(input_dir: str | os.PathLike[str], output_dir: str | os.Pa
 def _reason_kind(reason: str) -> str:
     """Return the kind of a skip reason, without the details (for the audit log)."""
     for kind in ("not a DICOM file", "truncated", "incomplete", "unreadable", "refused",
+                 "cannot be de-identified",
                  "duplicate", "no PatientID", "image without pixel data", "empty"):
         if kind in reason:
             return kind
@@ -178,6 +213,10 @@ def run(input_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str],
             started=started,
             extra={"key_fingerprint": key.fingerprint(), "output_sha256": report.digest,
                    "subjects": sorted(report.subjects)})
+        write_manifest(staging, _STEP, f"PS3.15-{PROFILE_EDITION}", fingerprint(
+            {"inputs": report.input_digest, "key": key.fingerprint(), "prefix": key.prefix,
+             "options": [o.value for o in deidentifier.profile.options]}),
+            unverified=("provenance.json", AUDIT_FILE))  # both carry run times
     final = Path(output_dir).resolve()
     report.written = [final / p.relative_to(staging) for p in report.written]
     return report

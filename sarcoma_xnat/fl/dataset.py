@@ -45,14 +45,21 @@ class Cohort:
 
 
 def load_volumes(folder: Path, session: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Read T1, T2 and mask from a preprocess output folder; refuse mismatched or non-finite data."""
+    """Read T1, T2 and mask from a preprocess output folder; refuse mismatched or non-finite data.
+
+    Only files listed in the folder's ``manifest.json`` with matching checksums are read:
+    XNAT merges re-runs into one resource, so a file on disk may be a leftover
+    (:func:`sarcoma_xnat.steps.manifest.verified_files`).
+    """
     import nibabel as nib
 
+    from sarcoma_xnat.steps.manifest import verified_files
+
+    ctx = {"session": session} if session else {}
+    paths = verified_files(folder, IMAGE_FILES, "preprocess", ctx)
     arrays = []
     for name in IMAGE_FILES:
-        path = Path(folder) / name
-        if not path.is_file():
-            raise InputDataError(f"preprocess output {name} is missing", session=session, file=str(path))
+        path = paths[name]
         try:
             arrays.append(np.asarray(nib.load(str(path)).dataobj, dtype=np.float32))
         except Exception as exc:  # nibabel raises many types for corrupt files

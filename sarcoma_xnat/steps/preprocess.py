@@ -11,9 +11,22 @@ Output folder (stored on the session as resource :data:`RESOURCE_LABEL`)::
     qc.png                 axial/coronal/sagittal of T1 and T2 with the mask outline
     measurements.json      tumour volume (mm³), longest diameters (mm), bounding box; grid
     provenance.json        parameters, versions, input UIDs and checksums, timings
+    manifest.json          every other file with its SHA-256, and the input fingerprint
 
 Every file but ``provenance.json`` is identical on re-run; in ``provenance.json`` only
-``started``, ``ended``, ``seconds`` and ``timings`` change.
+``started``, ``ended``, ``seconds`` and ``timings`` change. XNAT merges a re-run into
+the existing resource (see :mod:`sarcoma_xnat.steps.manifest`), so readers use only
+the files ``manifest.json`` lists.
+
+Two cases write nothing and are not errors (exit 0), so that one OHIF save gives one
+effective run whatever events the ROI plugin fires:
+
+* *not ready*: the ROI collection named by ``roi_collection`` has no complete SEG or
+  RTSTRUCT file in the mount yet (the plugin saves the assessor before and while it
+  writes the file; events-and-roi.md §3.5);
+* *up to date*: the session mount already holds a ``PREPROCESSED`` resource whose
+  manifest records the same input fingerprint (annotation file, the selected series'
+  files, parameters, step version) and whose files match it.
 """
 
 from __future__ import annotations
@@ -33,7 +46,7 @@ import SimpleITK as sitk
 from sarcoma_xnat import __version__
 from sarcoma_xnat.archive.base import Archive, ResourceInfo
 from sarcoma_xnat.archive.refs import ObjectRef
-from sarcoma_xnat.errors import AnnotationError, GeometryError
+from sarcoma_xnat.errors import AnnotationError, GeometryError, InputDataError
 from sarcoma_xnat.imaging.bias import n4_correct
 from sarcoma_xnat.imaging.dicom_series import SeriesVolume, read_scan
 from sarcoma_xnat.imaging.intensity import foreground_mask, foreground_stats, zscore
@@ -44,8 +57,12 @@ from sarcoma_xnat.imaging.resample import box_grid, fov_grid, overlap_fraction, 
 from sarcoma_xnat.imaging.roi import RoiMask, referenced_series_uids, roi_mask
 from sarcoma_xnat.imaging.selection import select_series
 from sarcoma_xnat.steps.base import atomic_output, file_sha256, stage_session, write_provenance
+from sarcoma_xnat.steps.manifest import (MANIFEST_FILE, consistent, fingerprint, read_manifest,
+                                         write_manifest)
 from sarcoma_xnat.steps.preprocess_params import PreprocessParams
-from sarcoma_xnat.steps.session_layout import ScanFolder, choose_roi, find_roi_files, scan_catalog
+from sarcoma_xnat.steps.session_layout import (RoiFile, ScanFolder, choose_roi, data_files,
+                                               find_roi_files, scan_catalog)
+from sarcoma_xnat.steps.xnat_mount import dicom_complete
 
 __all__ = [
     "PreprocessResult",
@@ -68,12 +85,13 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class PreprocessResult:
     """What a run produced: the output folder (``None`` once uploaded to a remote archive),
-    its files and the measurements."""
+    its files and the measurements; ``skipped`` says why nothing was written."""
 
     output_dir: Path | None
     files: tuple[str, ...]
     measurements: dict[str, Any]
     resource: ResourceInfo | None = None
+    skipped: str | None = None
 
 
 def _read(scan: ScanFolder, ctx: Mapping[str, str]) -> SeriesVolume:
@@ -88,16 +106,70 @@ def _input_record(input_dir: Path, scan: ScanFolder, volume: SeriesVolume) -> di
             "files": files}
 
 
+def _choose_annotation(input_dir: Path, p: PreprocessParams,
+                       ctx: dict[str, str]) -> tuple[RoiFile | None, str | None]:
+    """Pick the session's annotation; ``(None, reason)`` when the named one is not there yet."""
+    rois = find_roi_files(input_dir)
+    if p.roi_collection is not None:
+        whole = [r for r in rois if r.named(p.roi_collection) and dicom_complete(r.path)]
+        if not whole:
+            return None, (f"ROI collection {p.roi_collection!r} has no complete SEG or RTSTRUCT "
+                          "file in the session yet (the ROI plugin saves the assessor before its "
+                          "file); nothing written, the save's next event will run it")
+        rois = whole
+    chosen = choose_roi(rois, p.roi_type, p.roi_collection, ctx)
+    if chosen is None and p.require_roi:
+        raise AnnotationError("the session has no ROI collection (SEG or RTSTRUCT) and "
+                              "require_roi is set", **ctx)
+    if chosen is not None and not dicom_complete(chosen.path):
+        raise AnnotationError(f"the {chosen.kind} file of ROI collection {chosen.assessor!r} is "
+                              "incomplete (truncated or still being written)",
+                              assessor=chosen.assessor, **ctx)
+    return chosen, None
+
+
+def _fingerprint(p: PreprocessParams, scans: Mapping[str, ScanFolder], chosen: RoiFile | None,
+                 catalog: list[ScanFolder]) -> str:
+    """Return the identity of a run's inputs: step version, parameters, series and annotation.
+
+    Series are identified by the SHA-256 of their files (not the names, which differ
+    between a local archive and XNAT's), so equal inputs give equal fingerprints.
+    """
+    def shas(scan: ScanFolder) -> list[str]:
+        return sorted(file_sha256(f) for f in data_files(scan.folder))
+
+    series = {ch: shas(scan) for ch, scan in scans.items()}
+    referenced = {}
+    if chosen is not None:
+        chosen_ids = {s.scan_id for s in scans.values()}
+        for uid in sorted(referenced_series_uids(chosen.path)):
+            scan = next((s for s in catalog if s.candidate.series_uid == uid), None)
+            if scan is not None and scan.scan_id not in chosen_ids:
+                referenced[scan.scan_id] = shas(scan)
+    params = {k: v for k, v in p.to_dict().items() if k not in ("subject", "session")}
+    return fingerprint({"step": STEP, "version": __version__, "parameters": params,
+                        "series": series, "referenced_series": referenced,
+                        "annotation": file_sha256(chosen.path) if chosen is not None else None})
+
+
+def _up_to_date(input_dir: Path, input_fingerprint: str) -> bool:
+    """Return whether the mount's ``RESOURCES/PREPROCESSED`` is this very result, intact."""
+    folder = input_dir / "RESOURCES" / RESOURCE_LABEL
+    if not (folder / MANIFEST_FILE).is_file():
+        return False
+    try:
+        manifest = read_manifest(folder, STEP)
+    except InputDataError:
+        return False
+    return manifest.get("fingerprint") == input_fingerprint and not consistent(folder, manifest)
+
+
 def _annotation(
-    input_dir: Path, p: PreprocessParams, t1: SeriesVolume, volumes: dict[str, SeriesVolume],
-    catalog: list[ScanFolder], ctx: dict[str, str],
+    input_dir: Path, chosen: RoiFile | None, p: PreprocessParams, t1: SeriesVolume,
+    volumes: dict[str, SeriesVolume], catalog: list[ScanFolder], ctx: dict[str, str],
 ) -> tuple[RoiMask | None, dict[str, Any] | None]:
-    """Find, choose and read the session's annotation into a mask on the T1 grid (or none)."""
-    chosen = choose_roi(find_roi_files(input_dir), p.roi_type, p.roi_collection, ctx)
+    """Read the chosen annotation into a mask on the T1 grid (or none)."""
     if chosen is None:
-        if p.require_roi:
-            raise AnnotationError("the session has no ROI collection (SEG or RTSTRUCT) and "
-                                  "require_roi is set", **ctx)
         return None, None
     for uid in referenced_series_uids(chosen.path) - set(volumes):
         scan = next((s for s in catalog if s.candidate.series_uid == uid), None)
@@ -115,6 +187,10 @@ def run(input_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str],
         params: Mapping[str, Any] | PreprocessParams | None = None,
         scan_types: Mapping[str, str] | None = None) -> PreprocessResult:
     """Preprocess the session in ``input_dir`` into ``output_dir`` (atomically, replacing it).
+
+    Writes nothing and returns a result with ``skipped`` set when the named ROI
+    collection is not complete in the mount yet, or when the mount's
+    ``RESOURCES/PREPROCESSED`` already is this result (see the module docstring).
 
     Parameters
     ----------
@@ -143,6 +219,14 @@ def run(input_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str],
     catalog = scan_catalog(src, scan_types)
     chosen = select_series([s.candidate for s in catalog], p.rules(), context=ctx)
     scans = {ch: next(s for s in catalog if s.candidate is cand) for ch, cand in chosen.items()}
+    annotation, not_ready = _choose_annotation(src, p, ctx)
+    if not_ready is not None:
+        return _skipped(not_ready)
+    input_fingerprint = _fingerprint(p, scans, annotation, catalog)
+    if _up_to_date(src, input_fingerprint):
+        return _skipped(f"{RESOURCE_LABEL} in the session is up to date (same annotation, series, "
+                        f"parameters and version: fingerprint {input_fingerprint[:12]}); "
+                        "nothing written")
     t1, t2 = (_read(scans[ch], ctx) for ch in ("t1", "t2"))
     if t1.frame_of_reference_uid and t2.frame_of_reference_uid \
             and t1.frame_of_reference_uid != t2.frame_of_reference_uid:
@@ -151,7 +235,7 @@ def run(input_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str],
                             **ctx)
     lap("read")
     volumes = {t1.series_uid: t1, t2.series_uid: t2}
-    roi, roi_record = _annotation(src, p, t1, volumes, catalog, ctx)
+    roi, roi_record = _annotation(src, annotation, p, t1, volumes, catalog, ctx)
     lap("roi_mask")
     corrected, normalized, inputs, stats = {}, {}, {}, {}
     for ch, vol in (("t1", t1), ("t2", t2)):
@@ -202,12 +286,20 @@ def run(input_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str],
         (out / "measurements.json").write_text(json.dumps(measurements, indent=2, sort_keys=True) + "\n")
         lap("write")
         write_provenance(out, STEP, __version__, p.to_dict(),
-                         {**inputs, "annotation": roi_record}, started, timings,
+                         {**inputs, "annotation": roi_record, "fingerprint": input_fingerprint},
+                         started, timings,
                          extra={"series": stats,
                                 "selection": {k: v.describe() for k, v in p.rules().items()}})
+        write_manifest(out, STEP, __version__, input_fingerprint)  # last: lists the others
         files = tuple(sorted(f.name for f in out.iterdir()))
     log.info("preprocess wrote %s (%s)", output_dir, ", ".join(files))
     return PreprocessResult(Path(output_dir).resolve(), files, measurements)
+
+
+def _skipped(reason: str) -> PreprocessResult:
+    """Log why nothing is written (one line) and return the empty result."""
+    log.info("preprocess: %s", reason)
+    return PreprocessResult(None, (), {}, skipped=reason)
 
 
 def run_on_archive(archive: Archive, session: ObjectRef,
@@ -225,6 +317,8 @@ def run_on_archive(archive: Archive, session: ObjectRef,
     with tempfile.TemporaryDirectory(prefix="sarcoma-preprocess-") as tmp:
         staged = stage_session(archive, session, Path(tmp) / "input", resources=False)
         result = run(staged, Path(tmp) / "output", p, scan_types=scan_types)
+        if result.skipped is not None:
+            return result
         info = archive.store_resource(session, label, result.output_dir, format="NIFTI",
                                       content="PREPROCESSED")
     local = getattr(archive, "resource_path", None)

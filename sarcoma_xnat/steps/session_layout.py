@@ -3,6 +3,8 @@
 The layout is ``SCANS/<scan id>/<resource label>/...`` and
 ``ASSESSORS/<assessor label>/<resource label>/...`` (see :mod:`sarcoma_xnat.steps.base`).
 Scan types are not in the mount; a caller that knows them (the archive) passes them in.
+XNAT's bookkeeping files in the mount (catalogs, ``SNAPSHOTS``, the AIM copy of an
+RTSTRUCT; see :mod:`sarcoma_xnat.steps.xnat_mount`) are left out.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from sarcoma_xnat.errors import AnnotationError, ConfigurationError, InputDataEr
 from sarcoma_xnat.imaging.dicom_slices import list_dicom_files
 from sarcoma_xnat.imaging.roi import ROI_KINDS, annotation_kind
 from sarcoma_xnat.imaging.selection import ScanCandidate
+from sarcoma_xnat.steps.xnat_mount import is_bookkeeping
 
-__all__ = ["RoiFile", "ScanFolder", "choose_roi", "find_roi_files", "scan_catalog"]
+__all__ = ["RoiFile", "ScanFolder", "choose_roi", "data_files", "find_roi_files", "scan_catalog"]
 
 #: resource labels that hold a scan's DICOM, in order of preference
 DICOM_RESOURCES = ("DICOM", "secondary")
@@ -48,6 +51,20 @@ class RoiFile:
     kind: str
     path: Path
 
+    def named(self, label: str) -> bool:
+        """Return whether this file belongs to ROI collection ``label``.
+
+        XNAT names the folder after the assessor's archive directory and the ROI
+        plugin names the file ``<collection label>.dcm`` (events-and-roi.md §4.1),
+        so either may carry the label.
+        """
+        return label in (self.assessor, self.path.stem)
+
+
+def data_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """List the candidate DICOM files below ``folder``, XNAT's bookkeeping files left out."""
+    return [p for p in list_dicom_files(folder) if not is_bookkeeping(p, folder)]
+
 
 def _header(files: list[Path]) -> tuple[str, str]:
     for path in files:
@@ -72,7 +89,7 @@ def scan_catalog(input_dir: str | os.PathLike[str],
         folder = next((scan / label for label in DICOM_RESOURCES if (scan / label).is_dir()), None)
         if folder is None:
             continue
-        files = list_dicom_files(folder)
+        files = data_files(folder)
         if not files:
             continue
         description, uid = _header(files)
@@ -88,7 +105,7 @@ def find_roi_files(input_dir: str | os.PathLike[str]) -> list[RoiFile]:
         return []
     out = []
     for assessor in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for path in list_dicom_files(assessor):
+        for path in data_files(assessor):
             kind = annotation_kind(path)
             if kind is not None:
                 out.append(RoiFile(assessor.name, kind, path))
@@ -99,7 +116,8 @@ def choose_roi(rois: list[RoiFile], prefer: str = "SEG", assessor: str | None = 
                context: Mapping[str, Any] | None = None) -> RoiFile | None:
     """Pick the annotation to use: the preferred kind first, then the other; ``None`` if none.
 
-    With ``assessor`` only that ROI collection is considered, and it must exist.
+    With ``assessor`` only that ROI collection (see :meth:`RoiFile.named`) is considered,
+    and it must exist.
     Two collections of the chosen kind are ambiguous (name one with ``assessor``).
     """
     ctx = dict(context or {})
@@ -107,7 +125,7 @@ def choose_roi(rois: list[RoiFile], prefer: str = "SEG", assessor: str | None = 
     if prefer not in ROI_KINDS:
         raise ConfigurationError(f"ROI collection type must be one of {ROI_KINDS}, got {prefer!r}")
     if assessor is not None:
-        rois = [r for r in rois if r.assessor == assessor]
+        rois = [r for r in rois if r.named(assessor)]
         if not rois:
             raise AnnotationError(f"ROI collection {assessor!r} not found or holds no SEG/RTSTRUCT",
                                   assessor=assessor, **ctx)

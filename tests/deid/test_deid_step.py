@@ -143,3 +143,36 @@ def test_session_resources_are_left_out(session_dir: Path, key: SiteKey, tmp_pat
     report = run(session_dir, tmp_path / "out", {"key": key})
     assert report.ok, report.skipped
     assert not (tmp_path / "out" / "RESOURCES").exists()
+
+
+def test_xnat_bookkeeping_in_the_mount_is_left_out(session_dir: Path, key: SiteKey,
+                                                   secret_file: Path, tmp_path: Path,
+                                                   phi: list[str], caplog) -> None:
+    """XNAT mounts the archive folder: catalogs, SNAPSHOTS and the AIM copy are not bad files."""
+    import importlib.util
+    import logging
+
+    from sarcoma_xnat.cli import main
+
+    helper = Path(__file__).resolve().parents[1] / "steps" / "xnat_bookkeeping.py"
+    spec = importlib.util.spec_from_file_location("xnat_bookkeeping", helper)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    add_xnat_bookkeeping = module.add_xnat_bookkeeping
+
+    dicom = len(list(session_dir.rglob("*.dcm")))
+    added = add_xnat_bookkeeping(session_dir, phi_name=phi[0])
+    out = tmp_path / "out"
+    with caplog.at_level(logging.DEBUG, logger="sarcoma_xnat"):
+        status = main(["deid", "run", "--input", str(session_dir), "--output", str(out),
+                       "--secret-file", str(secret_file)])
+    assert status == 0
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert len([w for w in written if w.endswith(".dcm")]) == dicom
+    assert sorted(w for w in written if not w.endswith(".dcm")) == \
+        ["deid-audit.jsonl", "manifest.json", "provenance.json"]
+    record = json.loads((out / AUDIT_FILE).read_text().splitlines()[-1])
+    assert record["bookkeeping_left_out"] == len(added) and record["skipped"] == 0
+    assert find_phi(out, phi) == []
+    logged = caplog.text
+    assert not any(p.name in logged for p in added) and phi[0] not in logged

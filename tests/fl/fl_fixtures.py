@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from sarcoma_xnat.archive import LocalArchive, ObjectRef
+from sarcoma_xnat.steps.manifest import write_manifest
 
 SIZE = 24
 
@@ -65,6 +66,7 @@ def write_subject(archive: LocalArchive, project: str, label: str, rng: np.rando
         with tempfile.TemporaryDirectory() as tmp:
             for name, data in vols.items():
                 nib.save(nib.Nifti1Image(data, np.eye(4)), str(Path(tmp) / f"{name}.nii.gz"))
+            write_manifest(tmp, "preprocess", "synthetic", label)  # readers check it
             archive.store_resource(session, "PREPROCESSED", Path(tmp), format="NIFTI")
     return eta
 

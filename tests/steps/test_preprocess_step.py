@@ -16,13 +16,14 @@ from sarcoma_xnat import cli
 from sarcoma_xnat.archive import LocalArchive
 from sarcoma_xnat.errors import AnnotationError, ConfigurationError, GeometryError, InputDataError
 from sarcoma_xnat.steps.base import stage_session
+from sarcoma_xnat.steps.manifest import consistent, read_manifest
 from sarcoma_xnat.steps.preprocess import RESOURCE_LABEL, VARYING_PROVENANCE_KEYS, run, run_on_archive
 
 #: fast N4 for tests (the protocol default is 3 x 50 iterations on ~64k voxels)
 FAST = {"n4_iterations": (10, 10), "n4_target_voxels": 20_000}
 FAST_ARGS = ["--n4-iterations", "10,10", "--n4-target-voxels", "20000"]
 ALL_FILES = {"t1.nii.gz", "t2.nii.gz", "mask.nii.gz", "t1_n4.nii.gz", "t2_n4.nii.gz",
-             "mask_t1.nii.gz", "qc.png", "measurements.json", "provenance.json"}
+             "mask_t1.nii.gz", "qc.png", "measurements.json", "provenance.json", "manifest.json"}
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +102,31 @@ def test_rerun_gives_identical_files_and_replaces_the_resource(cohort, first_run
     assert [r.label for r in archive.resources(session)] == [RESOURCE_LABEL]
 
 
+def test_two_runs_interleaved_are_one_consistent_result(first_run, tmp_path):
+    """Two runs of one save upload concurrently: any mix of their files checks out."""
+    _, before = first_run
+    folder = tmp_path / "merged"
+    folder.mkdir()
+    second = json.loads(before["provenance.json"])
+    second["started"] = "another run"
+    for index, name in enumerate(sorted(before)):
+        data = before[name]
+        if name == "provenance.json" and index % 2:
+            data = json.dumps(second).encode()
+        (folder / name).write_bytes(data)
+    manifest = read_manifest(folder, "preprocess")
+    assert set(manifest["files"]) == ALL_FILES - {"manifest.json", "provenance.json"}
+    assert consistent(folder, manifest) == []
+    (folder / "t2.nii.gz").write_bytes(before["t1.nii.gz"])  # what a non-deterministic run would do
+    assert consistent(folder, manifest) == ["t2.nii.gz does not match its checksum"]
+
+
 def test_container_form_gives_the_same_bytes(first_run, staged, tmp_path, capsys):
+    """The mount holds XNAT's catalogs, SNAPSHOTS and AIM XML too: same output."""
+    from xnat_bookkeeping import add_xnat_bookkeeping
+
     _, expected = first_run
+    add_xnat_bookkeeping(staged)
     out = tmp_path / "output"
     rc = main(["preprocess", "--input", str(staged), "--output", str(out), *FAST_ARGS,
                "--subject-label", "SYN001", "--session-label", "SYN001_MR1"])
@@ -176,6 +200,14 @@ def test_zero_variance_series_is_refused(staged, tmp_path):
     with pytest.raises(InputDataError, match="zero variance") as err:
         run(staged, tmp_path / "out", FAST)
     assert "scan 2" in str(err.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_truncated_annotation_is_refused_not_read(staged, tmp_path):
+    path = next((staged / "ASSESSORS").rglob("*RTSTRUCT*.dcm"))
+    path.write_bytes(path.read_bytes()[:-2000])
+    with pytest.raises(AnnotationError, match="incomplete"):
+        run(staged, tmp_path / "out", {**FAST, "roi_type": "RTSTRUCT"})
     assert not (tmp_path / "out").exists()
 
 
