@@ -26,6 +26,7 @@ from sarcoma_xnat.archive.base import Archive
 from sarcoma_xnat.archive.refs import ObjectRef
 from sarcoma_xnat.errors import InputDataError
 from sarcoma_xnat.steps.base import atomic_output, file_sha256, stage_session, write_provenance
+from sarcoma_xnat.steps.manifest import MANIFEST_FILE, fingerprint, read_manifest, write_manifest
 
 __all__ = ["RESOURCE_LABEL", "STEP", "VERSION", "find_preprocessed", "register_cli", "run",
            "run_on_archive"]
@@ -38,10 +39,16 @@ _GROUPS = ("low", "intermediate", "high")
 
 
 def find_preprocessed(input_dir: Path, label: str = INPUT_RESOURCE) -> Path:
-    """Return the folder holding ``t1.nii.gz`` in a staged session (or the folder itself)."""
-    for cand in (input_dir / "RESOURCES" / label / "files", input_dir / "RESOURCES" / label, input_dir):
-        if (cand / "t1.nii.gz").is_file():
-            return cand
+    """Return the folder holding the preprocess result in a staged session (or the folder itself).
+
+    The result is the folder with ``manifest.json`` (or, to say what is wrong, ``t1.nii.gz``);
+    its files are read only as the manifest lists them (:func:`~sarcoma_xnat.fl.dataset.load_volumes`).
+    """
+    cands = (input_dir / "RESOURCES" / label / "files", input_dir / "RESOURCES" / label, input_dir)
+    for marker in (MANIFEST_FILE, "t1.nii.gz"):
+        for cand in cands:
+            if (cand / marker).is_file():
+                return cand
     raise InputDataError(f"no {label} resource with t1.nii.gz under {input_dir}",
                          resource=label, file=str(input_dir))
 
@@ -73,6 +80,7 @@ def run(input_dir: str | Path, output_dir: str | Path, model_path: str | Path,
         folder = find_preprocessed(input_dir)
         image = prepare_image(*load_volumes(folder, session), size=int(meta["image_size"]))[None]
         inputs["images"] = {n: file_sha256(folder / n) for n in ("t1.nii.gz", "t2.nii.gz", "mask.nii.gz")}
+        inputs["preprocess_run"] = read_manifest(folder, "preprocess").get("run_id")
     zeros = np.zeros(1)
     risk = predict(model, SurvivalArrays(x, image, zeros, zeros, zeros, zeros))[0]
     result: dict[str, Any] = {"model_mode": meta["mode"], "endpoints": {}}
@@ -94,6 +102,8 @@ def run(input_dir: str | Path, output_dir: str | Path, model_path: str | Path,
         write_provenance(out, STEP, VERSION, {"model_mode": meta["mode"],
                                               "image_size": meta.get("image_size")},
                          inputs, started)
+        write_manifest(out, STEP, VERSION, fingerprint({"inputs": inputs, "clinical": clinical,
+                                                        "mode": meta["mode"]}))
     return result
 
 
