@@ -27,7 +27,7 @@ from sarcoma_xnat.deid.profile import (DEFAULT_OPTIONS, PROFILE_EDITION, Compile
 from sarcoma_xnat.deid.scrub import Scrubber, identifying_tokens
 from sarcoma_xnat.errors import DeidentificationError
 
-__all__ = ["DeidResult", "Deidentifier", "KEPT_DESCRIPTORS"]
+__all__ = ["CODED_KEYWORDS", "DeidResult", "Deidentifier", "KEPT_DESCRIPTORS"]
 
 #: descriptors the study keeps (scrubbed) under Clean Descriptors; other "C" text is removed,
 #: because free text (comments, reasons, histories) cannot be cleaned reliably by rule
@@ -36,9 +36,28 @@ KEPT_DESCRIPTORS = frozenset({
     "StructureSetName", "ROIObservationLabel", "DerivationDescription",
     "PerformedProcedureStepDescription", "RequestedProcedureDescription",
     "ClinicalTrialSeriesDescription", "UserContentLabel", "AcquisitionDeviceProcessingDescription",
+    "RTPlanLabel", "RTPlanName", "RTPlanDescription", "ContentLabel", "ContentDescription",
+    "SegmentLabel", "SegmentDescription", "ImageComments", "SeriesDescriptionCodeSequence",
+    "ScheduledProcedureStepDescription", "ReasonForRequestedProcedureCodeSequence",
+    "FrameComments", "DoseReferenceDescription", "FractionGroupDescription", "BeamDescription",
+    "ImagingServiceRequestComments", "RequestedProcedureComments", "PerformedProcedureStepComments",
+    "AcquisitionComments", "ProtocolContextSequence", "StudyComments", "SeriesComments",
+    "LabelText", "DerivationCodeSequence",
+})
+
+#: coded-entry attributes (PS3.3 Table 8.8-1): vocabulary, never identifying; a code meaning is
+#: still checked for the names of this patient, nothing else
+CODED_KEYWORDS = frozenset({
+    "CodeValue", "CodingSchemeDesignator", "CodingSchemeVersion", "CodeMeaning", "LongCodeValue",
+    "URNCodeValue", "ContextIdentifier", "ContextUID", "MappingResource", "MappingResourceUID",
+    "MappingResourceName", "ContextGroupVersion", "ContextGroupLocalVersion",
+    "ContextGroupExtensionFlag", "ContextGroupExtensionCreatorUID", "EquivalentCodeSequence",
+    "ValueType", "RelationshipType", "ContinuityOfContent",
 })
 
 _TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC"})
+_SCRUBBED_VRS = _TEXT_VRS | {"CS", "AE", "UR"}
+_BINARY_VRS = frozenset({"OB", "OW", "UN", "OD", "OF", "OL", "OV"})
 _STRING_VRS = _TEXT_VRS | {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "PN", "TM", "UI", "UR"}
 _DUMMY = {"DA": "19000101", "DT": "19000101000000", "TM": "000000", "DS": "0", "IS": "0",
           "AS": "000Y", "UR": "", "AE": "ANONYMIZED"}
@@ -82,6 +101,8 @@ class Deidentifier:
         self._safe = load_safe_private() if self.profile.private == "C" else frozenset()
         self._shift_dates = Option.RETAIN_LONG_MODIFIED_DATES in self.profile.options
         self._keep_dates = Option.RETAIN_LONG_FULL_DATES in self.profile.options
+        self._basic = compile_profile(()).actions  # what C falls back to when it cannot clean
+        self._safe_public: frozenset[int] = frozenset()
 
     def deidentify(self, ds: Dataset, file: str | None = None,
                    scrubber: Scrubber | None = None) -> DeidResult:
@@ -116,7 +137,15 @@ class Deidentifier:
             group = tag >> 16
             if group & 1:
                 private.append(tag)
-            elif group in _GRAPHICS_GROUPS and self.profile.graphics == "X":
+                continue
+            try:
+                if ds[tag].VR == "UN":  # resolve: UN -> dictionary VR, UN sequences parsed
+                    _resolve_un(ds, tag)
+            except Exception:  # noqa: BLE001 - a value that cannot be read cannot be checked
+                del ds[tag]
+                ctx.counts["X"] += 1
+                continue
+            if group in _GRAPHICS_GROUPS and self.profile.graphics == "X":
                 del ds[tag]
                 ctx.counts["X"] += 1
             elif tag == _PATIENT_ID or tag == _PATIENT_NAME:
@@ -132,8 +161,8 @@ class Deidentifier:
             self._private(ds, private, ctx)
 
     def _vr(self, ds: Dataset, tag: int) -> str:
-        vr = ds.get_item(tag).VR  # a raw element keeps its VR; no value conversion
-        if vr is None:
+        vr = ds[tag].VR  # resolved: pydicom replaces UN by the dictionary VR it knows
+        if vr is None or vr == "UN":
             try:
                 vr = dictionary_VR(tag)
             except KeyError:
@@ -155,15 +184,16 @@ class Deidentifier:
             del ds[tag]
         elif action == "Z":
             ds[tag].value = Sequence() if vr == "SQ" else ("" if vr in _STRING_VRS else None)
-        elif vr == "SQ":  # D or U on a sequence: keep it, clean what is inside; C: remove
-            if action == "C":
-                del ds[tag]
-            else:
-                self._recurse(ds, tag, ctx)
+        elif vr == "SQ":  # D, U or C on a sequence: keep it, clean what is inside
+            self._recurse(ds, tag, ctx)
         elif vr == "UI":  # U, or D on a UID
             self._remap(ds, tag)
         elif action == "D":
-            ds[tag].value = self._dummy(vr, ds[tag].value, ctx)
+            elem = ds[tag]
+            if elem.VM > 1 and vr in ("DA", "DT"):
+                elem.value = [self._dummy(vr, v, ctx) for v in elem.value]
+            else:
+                elem.value = self._dummy(vr, elem.value, ctx)
         elif action == "C":
             self._clean_value(ds, tag, vr, ctx)
         else:
@@ -172,8 +202,12 @@ class Deidentifier:
     def _unlisted(self, ds: Dataset, tag: int, ctx: _Context) -> None:
         """Handle an attribute the table does not list, by its VR."""
         vr = self._vr(ds, tag)
+        keyword = ds[tag].keyword
         if vr == "SQ":
             self._recurse(ds, tag, ctx)
+        elif keyword in CODED_KEYWORDS:
+            if vr in _SCRUBBED_VRS:  # vocabulary: only this patient's own names go
+                self._scrub(ds, tag, ctx, patterns=False)
         elif vr == "UI":
             self._remap(ds, tag, registered_kept=True)
         elif vr == "PN":
@@ -182,13 +216,36 @@ class Deidentifier:
         elif vr in ("DA", "DT"):
             if not self._keep_dates:
                 self._clean_value(ds, tag, vr, ctx)
-        elif vr in _TEXT_VRS:
-            raw = ds.get_item(tag)
-            data = raw.value if getattr(raw, "is_raw", False) else str(ds[tag].value).encode(
-                "utf-8", "ignore")
-            if data and ctx.scrubber.is_dirty(data):
-                ds[tag].value = ctx.scrubber.clean(str(ds[tag].value))
-                ctx.counts["C"] += 1
+        elif vr == "UN" and not keyword and tag not in self._safe_public:
+            del ds[tag]  # an unknown public attribute: its meaning, hence its safety, is unknown
+            ctx.counts["X"] += 1
+        elif vr in _SCRUBBED_VRS:
+            self._scrub(ds, tag, ctx, patterns=vr in _TEXT_VRS)
+        elif vr == "UN":
+            self._check_bytes(ds, tag, ctx)
+
+    def _scrub(self, ds: Dataset, tag: int, ctx: _Context, patterns: bool = True) -> None:
+        """Clean every value of a text element in place, keeping its multiplicity."""
+        elem = ds[tag]
+        if elem.value is None or elem.value == "":
+            return
+        values = list(elem.value) if elem.VM > 1 else [elem.value]
+        texts = [str(v) for v in values]
+        if not any(ctx.scrubber.is_dirty(t, patterns) for t in texts):
+            return
+        cleaned = [ctx.scrubber.clean(t, patterns) for t in texts]
+        elem.value = cleaned if elem.VM > 1 else cleaned[0]
+        ctx.counts["C"] += 1
+
+    def _check_bytes(self, ds: Dataset, tag: int, ctx: _Context) -> None:
+        """Remove a binary/UN element whose bytes, read as text, hold an identifier."""
+        data = ds[tag].value
+        if not isinstance(data, bytes) or not data:
+            return
+        text = _decode(data, ds)
+        if ctx.scrubber.is_dirty(text, patterns=False):
+            del ds[tag]
+            ctx.counts["X"] += 1
 
     # -- values --------------------------------------------------------------------
     def _remap(self, ds: Dataset, tag: int, registered_kept: bool = False) -> None:
@@ -223,18 +280,16 @@ class Deidentifier:
                 if not self._keep_dates:
                     elem.value = ""
                 return
-            values = elem.value if elem.VM > 1 else [elem.value]
+            values = list(elem.value) if elem.VM > 1 else [elem.value]
             shifted = [_shift(str(v or ""), vr, ctx.shift) for v in values]
             elem.value = shifted if elem.VM > 1 else shifted[0]
         elif vr == "TM":
             return  # time of day carries no identity once the date is shifted
         elif elem.keyword in KEPT_DESCRIPTORS and vr in _TEXT_VRS | {"CS"}:
-            if elem.VM > 1:
-                elem.value = [ctx.scrubber.clean(str(v)) for v in elem.value]
-            else:
-                elem.value = ctx.scrubber.clean(str(elem.value or ""))
-        else:
-            del ds[tag]
+            self._scrub(ds, tag, ctx)
+        else:  # cannot be cleaned by rule: the Basic Profile's own action (Z, D or X)
+            basic = self._basic.get(tag, "X")
+            self._apply(ds, tag, basic if basic != "C" else "X", ctx)
 
     # -- private -------------------------------------------------------------------
     def _private(self, ds: Dataset, tags: list[int], ctx: _Context) -> None:
@@ -250,13 +305,29 @@ class Deidentifier:
             creator_tag = (tag & 0xFFFF0000) | (element >> 8)
             creator = creators.get(creator_tag)
             if element >= 0x1000 and creator and (creator, tag >> 16, element & 0xFF) in self._safe:
-                used.add(creator_tag)
+                if self._private_clean(ds, tag, ctx):  # kept slots pass the same text checks
+                    used.add(creator_tag)
                 continue
             del ds[tag]
             ctx.counts["X"] += 1
         for tag in creators:
             if tag not in used:
                 del ds[tag]
+
+    def _private_clean(self, ds: Dataset, tag: int, ctx: _Context) -> bool:
+        """Check a safe-listed private element like any text; return whether it is kept."""
+        try:
+            vr = ds[tag].VR
+        except Exception:  # noqa: BLE001 - unreadable: cannot be checked, so it goes
+            vr = None
+        if vr in _SCRUBBED_VRS:
+            self._scrub(ds, tag, ctx)
+        elif vr in _BINARY_VRS:
+            self._check_bytes(ds, tag, ctx)
+        elif vr in ("PN", "SQ", "UI", "DA", "DT", None):  # never safe in a private slot
+            del ds[tag]
+            ctx.counts["X"] += 1
+        return tag in ds
 
     # -- what the profile requires to be added -------------------------------------------
     def _stamp(self, ds: Dataset, ctx: _Context) -> None:
@@ -291,11 +362,42 @@ class Deidentifier:
         ds.preamble = b"\0" * 128
 
 
+def _resolve_un(ds: Dataset, tag: int) -> None:
+    """Re-read a UN element of a known public attribute with its dictionary VR (PS3.5 6.2.2)."""
+    from pydicom.dataelem import RawDataElement
+
+    elem = ds[tag]
+    try:
+        vr = dictionary_VR(tag)
+    except KeyError:
+        return
+    if vr == "UN" or " or " in vr or not isinstance(elem.value, bytes):
+        return
+    data = elem.value  # a UN value is always implicit VR little endian
+    ds._dict[tag] = RawDataElement(elem.tag, vr, len(data), data, 0, True, True)
+    ds[tag]  # convert now, so that a value that cannot be read fails here
+
+
+def _decode(data: bytes, ds: Dataset) -> str:
+    """Return ``data`` read as text in the dataset's character set (Latin-1 if unknown)."""
+    from pydicom.charset import decode_bytes
+
+    encodings = getattr(ds, "_character_set", None) or ["iso8859"]
+    try:
+        return decode_bytes(data, list(encodings), set())
+    except Exception:  # noqa: BLE001 - any byte string reads as Latin-1
+        return data.decode("latin-1")
+
+
 def _shift(value: str, vr: str, days: int) -> str:
     """Shift a DA or DT value by ``days``; return "" when it is not a full date."""
     text = value.strip()
     if "-" in text[1:] and vr == "DA":  # a date range (query form)
-        return "-".join(_shift(part, vr, days) if part else "" for part in text.split("-"))
+        parts = text.split("-")
+        if len(parts) != 2:
+            return ""
+        shifted = [_shift(part, vr, days) if part else "" for part in parts]
+        return "-".join(shifted) if any(shifted) else ""
     digits = text.replace(".", "") if vr == "DA" else text
     try:
         date = dt.datetime.strptime(digits[:8], "%Y%m%d").date()

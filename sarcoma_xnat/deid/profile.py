@@ -87,8 +87,10 @@ _SUPPORTED = frozenset(DEFAULT_OPTIONS) | {Option.RETAIN_LONG_FULL_DATES, Option
 
 _ACTIONS = {"D", "Z", "X", "K", "C", "U", "Z/D", "X/Z", "X/D", "X/Z/D", "X/Z/U*"}
 
-#: conformance choices for the combined codes, by keyword (Type 1 -> D, Type 2 -> Z);
-#: everything else takes the weakest action (X), see the action table in PS3.15 E.1.1
+#: conformance choices for the combined codes, by keyword (Type 1 -> D, Type 2 -> Z); the
+#: others take Z where the code allows it, else D: emptying is as safe as removing and keeps
+#: the output a valid instance of its IOD whatever the attribute's type there (PS3.15 E.1.1:
+#: X/Z is "Z if Type 2, X if Type 3", and an empty Type 3 attribute is allowed by PS3.5 7.4)
 _CONFORMANCE = {
     "PatientID": "D",             # Type 2, but XNAT routes on it: it becomes the pseudonym
     "ContentCreatorName": "Z",    # Type 2 in the SEG Content Identification macro
@@ -178,7 +180,9 @@ def _resolve(row: ProfileRow, options: Iterable[Option]) -> str:
     if "/" in action:
         wanted = _CONFORMANCE.get(row.keyword)
         parts = action.split("/")
-        return wanted if wanted in parts else parts[0]
+        if wanted in parts:
+            return wanted
+        return "Z" if "Z" in parts else "D" if "D" in parts else parts[0]
     return action
 
 

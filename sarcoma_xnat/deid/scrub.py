@@ -12,60 +12,40 @@ import re
 from collections.abc import Iterable
 
 from pydicom.dataset import Dataset
-from pydicom.multival import MultiValue
+
+from sarcoma_xnat.deid.values import IDENTITY_KEYWORDS, identifying_values, tokens_of
 
 __all__ = ["IDENTIFYING_KEYWORDS", "Scrubber", "identifying_tokens"]
 
-#: top-level attributes whose values are identifiers to hunt for elsewhere in the dataset
-IDENTIFYING_KEYWORDS = (
-    "PatientName", "PatientID", "OtherPatientIDs", "OtherPatientNames", "PatientBirthName",
-    "PatientMotherBirthName", "PatientBirthDate", "PatientAddress", "PatientTelephoneNumbers",
-    "AccessionNumber", "StudyID", "IssuerOfPatientID", "MedicalRecordLocator",
-    "ReferringPhysicianName", "PerformingPhysicianName", "OperatorsName",
-    "NameOfPhysiciansReadingStudy", "PhysiciansOfRecord", "RequestingPhysician",
-    "InstitutionName", "InstitutionAddress", "StationName",
-)
+#: attributes whose values are identifiers to hunt for elsewhere (at any depth, see
+#: :mod:`sarcoma_xnat.deid.values`, which also takes every PN element)
+IDENTIFYING_KEYWORDS = tuple(sorted(IDENTITY_KEYWORDS))
 
-_MIN_TOKEN = 3
-#: words too common to scrub on their own when they come from institution names or addresses
-_COMMON = frozenset({"THE", "AND", "FOR", "HOSPITAL", "UNIVERSITY", "CENTRE", "CENTER", "CLINIC",
-                     "CLINICA", "ROAD", "LANE", "STREET", "AVENUE", "ROW", "ROYAL", "SAINT",
-                     "GENERAL", "MEDICAL", "INFIRMARY", "NATIONAL", "HEALTH", "REGISTER", "SAN"})
-#: patterns that are identifying whatever the dataset says: dates, long numbers, titles + name,
-#: phone numbers
+_NUM_L, _NUM_R = r"(?<![\d.,])", r"(?![\d.,]*\d)"
+#: patterns that are identifying whatever the dataset says: dates (not versions or decimals),
+#: phone numbers, long numbers (record numbers), a title followed by a name
 _PATTERNS = (
-    r"\b(?:19|20)\d{2}[-./]?\d{2}[-./]?\d{2}\b",
-    r"\b\d{1,2}[./-]\d{1,2}[./-](?:19|20)?\d{2}\b",
-    r"\+?\d[\d ()-]{6,}\d",
-    r"\b\d{5,}\b",
-    r"\b(?:dr|mr|mrs|ms|miss|prof)\b\.?\s*[A-Za-z'-]+",
+    _NUM_L + r"(?:19|20)\d{2}([-./]?)(?:0[1-9]|1[0-2])\1(?:0[1-9]|[12]\d|3[01])" + _NUM_R,
+    _NUM_L + r"\d{1,2}([./-])\d{1,2}\2(?:19|20)?\d{2}" + _NUM_R,
+    _NUM_L + r"\+?\d{2,4}[ ()-]{1,3}\d{3,4}[ -]?\d{3,4}" + _NUM_R,
+    _NUM_L + r"\d{6,}" + _NUM_R,
+    r"(?-i:\b(?:Dr|Mr|Mrs|Ms|Miss|Prof)\b\.?\s+[A-Z][a-z'-]+|\b(?:DR|MR|MRS|MS|PROF)\.\s*[A-Z][A-Za-z'-]+)",
 )
-
-
-def _split(value: str) -> list[str]:
-    """Return the whole value and its words (PN components, spaces, punctuation)."""
-    parts = [value.strip()]
-    parts += re.split(r"[\^=\s,;/\\]+", value)
-    return [p.strip(" .") for p in parts if p and len(p.strip(" .")) >= _MIN_TOKEN]
 
 
 def identifying_tokens(ds: Dataset) -> tuple[str, ...]:
-    """Return the identifying strings this dataset carries at its top level, longest first."""
-    tokens: set[str] = set()
-    for keyword in IDENTIFYING_KEYWORDS:
-        value = ds.get(keyword)
-        if value is None or value == "":
-            continue
-        for value in (value if isinstance(value, MultiValue) else [value]):
-            text = str(value)
-            whole = text.strip()
-            if len(whole) >= _MIN_TOKEN:
-                tokens.add(whole)
-            for part in _split(text):
-                if part.upper() in _COMMON or (part.isdigit() and len(part) < 5):
-                    continue
-                tokens.add(part)
-    return tuple(sorted(tokens, key=lambda t: (-len(t), t)))
+    """Return the identifying strings ``ds`` carries at any depth, longest first."""
+    return tokens_of(identifying_values(ds))
+
+
+def _boundary(token: str) -> str:
+    """Return the regex for ``token``, bounded where it starts or ends with a letter or digit."""
+    body = re.escape(token)
+    if token[:1].isascii() and token[:1].isalnum():
+        body = r"(?<![0-9A-Za-z\u00c0-\u024f])" + body
+    if token[-1:].isascii() and token[-1:].isalnum():
+        body += r"(?![0-9A-Za-z\u00c0-\u024f])"
+    return body
 
 
 class Scrubber:
@@ -74,29 +54,35 @@ class Scrubber:
     Parameters
     ----------
     tokens : iterable of str
-        Strings to remove wherever they occur (case-insensitive).
+        Strings to remove wherever they occur as whole words (case-insensitive; CJK
+        tokens also inside words).
     """
 
     def __init__(self, tokens: Iterable[str]) -> None:
         self.tokens = tuple(tokens)
-        self._text, self._bytes = _compile(self.tokens)
+        self._text, self._names = _compile(self.tokens)
 
-    def clean(self, text: str) -> str:
-        """Return ``text`` with every token and pattern removed, whitespace tidied."""
-        out = self._text.sub(" ", text)
-        out = re.sub(r"\s{2,}", " ", out).strip(" ,;:-_")
-        return out
+    def clean(self, text: str, patterns: bool = True) -> str:
+        """Return ``text`` with every token (and pattern) removed, whitespace tidied."""
+        pattern = self._text if patterns else self._names
+        if pattern is None or not pattern.search(text):
+            return text
+        out = pattern.sub(" ", text)
+        out = re.sub(r"\(\s*\)|\[\s*\]", " ", re.sub(r"([(\[])\s+", r"\1", out))
+        out = re.sub(r"\s+([)\]])", r"\1", out)
+        return re.sub(r"\s{2,}", " ", out).strip(" ,;:-_")
 
-    def is_dirty(self, raw: bytes) -> bool:
-        """Return whether raw (encoded) element bytes contain a token or pattern."""
-        return self._bytes.search(raw) is not None
+    def is_dirty(self, text: str | bytes, patterns: bool = True) -> bool:
+        """Return whether ``text`` holds a token (or pattern); bytes are read as UTF-8."""
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        pattern = self._text if patterns else self._names
+        return pattern is not None and pattern.search(text) is not None
 
 
 @functools.lru_cache(maxsize=256)
-def _compile(tokens: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[bytes]]:
-    """Compile one alternation for the tokens and the fixed patterns (cached per patient)."""
-    alternatives = [re.escape(t) for t in tokens] + list(_PATTERNS)
-    text = re.compile("|".join(alternatives), re.IGNORECASE)
-    encoded = [re.escape(t.encode("utf-8", "ignore")) for t in tokens]
-    encoded += [p.encode() for p in _PATTERNS]
-    return text, re.compile(b"|".join(encoded), re.IGNORECASE)
+def _compile(tokens: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
+    """Compile tokens + patterns, and tokens alone (cached per patient)."""
+    names = [_boundary(t) for t in tokens if t]
+    text = re.compile("|".join(names + list(_PATTERNS)), re.IGNORECASE)
+    return text, (re.compile("|".join(names), re.IGNORECASE) if names else None)

@@ -34,7 +34,7 @@ def test_default_options_resolve_as_the_study_needs() -> None:
     assert actions[0x00080020] == "C"  # Study Date: shifted (modified dates)
     assert actions[0x0008103E] == "C"  # Series Description: cleaned
     assert actions[0x00100030] == "Z"  # Birth Date: still emptied
-    assert actions[0x00080080] == "X"  # Institution Name: weakest of X/Z/D
+    assert actions[0x00080080] == "Z"  # Institution Name: X/Z/D emptied, stays in the IOD
     assert actions[0x0020000D] == "U"
 
 

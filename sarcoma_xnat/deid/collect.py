@@ -1,0 +1,85 @@
+"""The first pass of folder de-identification: identifying values per study and patient.
+
+A referring physician named in one series may appear in another series' description,
+an operator of the CT in the MR's comments. So before any file is cleaned, every
+header in the folder is read (up to the pixel data) and its identifying values
+(:func:`sarcoma_xnat.deid.values.identifying_values`) are pooled over every file that
+shares a patient or a study with it. The second pass cleans each file with its pool.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import pydicom
+
+from sarcoma_xnat.deid.scrub import Scrubber
+from sarcoma_xnat.deid.values import identifying_values, tokens_of
+
+__all__ = ["StudyValues"]
+
+
+class StudyValues:
+    """Identifying values pooled per patient/study over a set of files.
+
+    Parameters
+    ----------
+    paths : iterable of path-like
+        The files; any that cannot be read contributes nothing (the second pass reports it).
+    """
+
+    def __init__(self, paths: Iterable[str | os.PathLike[str]]) -> None:
+        self._parent: dict[object, object] = {}
+        self._values: dict[Path, set[str]] = {}
+        for path in paths:
+            self._add(Path(path))
+        pools: dict[object, set[str]] = {}
+        for path, values in self._values.items():
+            pools.setdefault(self._find(path), set()).update(values)
+        self._pools = {root: tokens_of(values) for root, values in pools.items()}
+        self._all = tokens_of(v for values in pools.values() for v in values)
+
+    def _find(self, node: object) -> object:
+        parent = self._parent.setdefault(node, node)
+        while parent != node:
+            grand = self._parent.setdefault(parent, parent)
+            self._parent[node] = grand
+            node, parent = parent, grand
+        return node
+
+    def _union(self, a: object, b: object) -> None:
+        ra, rb = self._find(a), self._find(b)
+        if ra != rb:
+            self._parent[ra] = rb
+
+    def _add(self, path: Path) -> None:
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+            values = identifying_values(ds)
+            patient = str(ds.get("PatientID", "") or "").strip()
+            study = str(ds.get("StudyInstanceUID", "") or "").strip()
+        except Exception:  # noqa: BLE001 - the second pass reports unreadable files
+            return
+        self._values[path] = values
+        self._find(path)
+        if patient:
+            self._union(path, ("patient", patient))
+        if study:
+            self._union(path, ("study", study))
+
+    def tokens(self, path: str | os.PathLike[str]) -> tuple[str, ...]:
+        """Return the tokens of the pool ``path`` belongs to (all pools if it was unreadable)."""
+        path = Path(path)
+        if path not in self._values:
+            return self._all
+        return self._pools[self._find(path)]
+
+    def scrubber(self, path: str | os.PathLike[str]) -> Scrubber:
+        """Return a :class:`Scrubber` for the pool of ``path``."""
+        return Scrubber(self.tokens(path))
+
+    def everything(self) -> Scrubber:
+        """Return a :class:`Scrubber` for the values of every file (for names of bad files)."""
+        return Scrubber(self._all)

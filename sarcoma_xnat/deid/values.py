@@ -1,0 +1,134 @@
+"""Collect the identifying values a dataset carries, at any depth, as decoded text.
+
+Every person name (VR PN, wherever it is: top level, request and reference sequences,
+SR content items, private elements whose VR is known) and every identity attribute
+(:data:`IDENTITY_KEYWORDS`) anywhere in the dataset is collected. Values are read
+through pydicom, which decodes them with the dataset's Specific Character Set
+(ISO 2022 IR 87, ISO_IR 192, ISO_IR 100, ...), so they are compared as text, never as
+bytes in some encoding. :func:`value_tokens` splits a value into what to look for
+elsewhere: the whole value, its name parts (so reversed order and "Given Family"
+forms are found too) and accent-free forms; CJK parts of any length are kept.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+
+__all__ = ["COMMON_WORDS", "IDENTITY_KEYWORDS", "identifying_values", "tokens_of", "value_tokens"]
+
+#: attributes whose values identify a person, an institution or an encounter, wherever they are
+IDENTITY_KEYWORDS = frozenset({
+    "PatientName", "PatientID", "OtherPatientIDs", "OtherPatientNames", "PatientBirthName",
+    "PatientMotherBirthName", "PatientBirthDate", "PatientAddress", "PatientTelephoneNumbers",
+    "AccessionNumber", "StudyID", "IssuerOfPatientID", "MedicalRecordLocator",
+    "ReferringPhysicianName", "PerformingPhysicianName", "OperatorsName",
+    "NameOfPhysiciansReadingStudy", "PhysiciansOfRecord", "RequestingPhysician",
+    "InstitutionName", "InstitutionAddress", "StationName", "InstitutionalDepartmentName",
+    "ReferringPhysicianAddress", "ReferringPhysicianTelephoneNumbers", "PersonAddress",
+    "PersonTelephoneNumbers", "RequestedProcedureID", "ScheduledProcedureStepID",
+    "PerformedProcedureStepID", "AdmissionID", "ServiceEpisodeID", "PatientInsurancePlanCodeSequence",
+    "FillerOrderNumberImagingServiceRequest", "PlacerOrderNumberImagingServiceRequest",
+    "InstitutionCodeSequence", "ResponsibleOrganization", "ResponsiblePerson", "ClinicalTrialSiteName",
+    "ClinicalTrialSubjectID", "ClinicalTrialSubjectReadingID", "CountryOfResidence",
+    "RegionOfResidence", "MilitaryRank", "BranchOfService", "PatientReligiousPreference",
+    "DeviceSerialNumber", "PatientTransportArrangements", "CurrentPatientLocation",
+    "PatientInstitutionResidence", "VerifyingObserverName", "PersonName", "ContentCreatorName",
+})
+
+#: words too common to look for on their own (they come from names of places, titles, particles)
+COMMON_WORDS = frozenset({
+    "THE", "AND", "FOR", "HOSPITAL", "UNIVERSITY", "CENTRE", "CENTER", "CLINIC", "CLINICA",
+    "ROAD", "LANE", "STREET", "AVENUE", "ROW", "ROYAL", "SAINT", "GENERAL", "MEDICAL",
+    "INFIRMARY", "NATIONAL", "HEALTH", "REGISTER", "SAN", "DR", "MR", "MRS", "MS", "MD", "PHD",
+    "JR", "SR", "II", "III", "IV", "DE", "LA", "DA", "DI", "DU", "EL", "LE", "VON", "VAN", "DEL",
+    "DER", "DEN", "OF", "ST", "CT", "PT", "NM", "US", "RT",
+})
+_SPLIT = re.compile("[\\^=\\s,;/\\\\()\"\ufffd]+")  # U+FFFD: an undecodable delimiter
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _texts(value: object) -> Iterator[str]:
+    """Yield the text of each value of an element (PN, multi-valued and code sequences)."""
+    if value is None or value == "":
+        return
+    if isinstance(value, (list, MultiValue)) or value.__class__.__name__ == "Sequence":
+        for item in value:
+            if isinstance(item, Dataset):
+                for keyword in ("CodeValue", "CodeMeaning"):
+                    text = str(item.get(keyword, "") or "").strip()
+                    if text:
+                        yield text
+            else:
+                yield from _texts(item)
+        return
+    if isinstance(value, bytes):
+        return  # an unresolved UN value: the walker decodes those separately
+    yield str(value)
+
+
+def identifying_values(ds: Dataset) -> set[str]:
+    """Return every PN value and identity attribute value in ``ds`` and its items."""
+    out: set[str] = set()
+    stack = [ds]
+    while stack:
+        current = stack.pop()
+        for tag in list(current.keys()):
+            try:
+                elem = current[tag]
+            except Exception:  # noqa: BLE001 - an unreadable value cannot be collected
+                continue
+            if elem.VR == "SQ":
+                if elem.keyword in IDENTITY_KEYWORDS:
+                    out.update(t.strip() for t in _texts(elem.value) if t.strip())
+                stack.extend(item for item in (elem.value or ()) if isinstance(item, Dataset))
+            elif elem.VR == "PN" or elem.keyword in IDENTITY_KEYWORDS:
+                out.update(t.strip() for t in _texts(elem.value) if t.strip())
+    return out
+
+
+def _fold(text: str) -> str:
+    """Return ``text`` without accents (Müller -> Muller)."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def _keep(part: str, whole: bool) -> bool:
+    """Return whether a part of a value is specific enough to look for."""
+    if not part:
+        return False
+    if _NON_ASCII.search(part):
+        return True  # CJK and other scripts: a one-character name part is still a name
+    if part.upper() in COMMON_WORDS:
+        return False
+    if part.isdigit():
+        return len(part) >= (3 if whole else 5)
+    return len(part) >= (3 if whole else 2)
+
+
+def value_tokens(value: str) -> set[str]:
+    """Return what to look for from one identifying value: itself, its parts, folded forms."""
+    out: set[str] = set()
+    groups = value.split("=")  # PN: alphabetic=ideographic=phonetic
+    candidates = [(value.strip(" ^="), True)]
+    for group in groups:
+        components = group.split("^")
+        candidates.append((" ".join(c for c in components[:3] if c.strip()), True))
+        for component in components[:3]:  # family, given, middle; not prefix or suffix
+            candidates += [(p.strip(" .'-"), False) for p in _SPLIT.split(component)]
+    for text, whole in candidates:
+        for form in {text, _fold(text)}:
+            if _keep(form, whole):
+                out.add(form)
+    return out
+
+
+def tokens_of(values: Iterable[str]) -> tuple[str, ...]:
+    """Return the tokens of all ``values``, longest first (stable order)."""
+    tokens: set[str] = set()
+    for value in values:
+        tokens |= value_tokens(value)
+    return tuple(sorted(tokens, key=lambda t: (-len(t), t)))
