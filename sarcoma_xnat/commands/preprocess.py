@@ -1,7 +1,7 @@
 """``sarcoma-xnat preprocess`` and the single operations ``n4``, ``zscore``, ``resample``, ``roi-mask``.
 
 ``preprocess`` runs in two forms: ``--input DIR --output DIR`` (the container form: a
-session mounted in the Container Service layout) and ``--archive ROOT --session URI``
+session mounted in the Container Service layout) and ``--archive ROOT --target URI``
 (a session of a local archive; the output is stored as a session resource). The
 single operations work on files: a NIfTI file or a folder of one DICOM series.
 """
@@ -27,7 +27,7 @@ def _add_preprocess(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "preprocess", help="T1+T2 DICOM -> N4 -> z-score -> 128^3, ROI mask, QC and measurements",
         description="Preprocess one MR session. Either --input/--output (container form) or "
-                    "--archive/--session (local archive; output stored as a session resource).")
+                    "--archive/--target (local archive; output stored as a session resource).")
     where = p.add_argument_group("where")
     where.add_argument("--input", type=Path, help="session folder (SCANS/, ASSESSORS/)")
     where.add_argument("--output", type=Path, help="output folder, outside the input (replaced "
@@ -79,7 +79,7 @@ def run_preprocess(args: argparse.Namespace) -> int:
     local = args.archive is not None or args.session_uri is not None
     files = args.input is not None or args.output is not None
     if local == files:
-        raise ConfigurationError("give either --input and --output, or --archive and --session")
+        raise ConfigurationError("give either --input and --output, or --archive and --target")
     if files:
         if args.input is None or args.output is None:
             raise ConfigurationError("--input and --output go together")
@@ -89,7 +89,7 @@ def run_preprocess(args: argparse.Namespace) -> int:
         where = str(result.output_dir)
     else:
         if args.archive is None or args.session_uri is None:
-            raise ConfigurationError("--archive and --session go together")
+            raise ConfigurationError("--archive and --target go together")
         from sarcoma_xnat.archive import LocalArchive, ObjectRef
 
         result = step.run_on_archive(LocalArchive(check_archive(args.archive)), ObjectRef.parse(args.session_uri),

@@ -130,8 +130,9 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--output", type=Path, help="output folder")
     p.add_argument("--clinical", type=Path, help="JSON file with the subject's clinical fields")
     p.add_argument("--archive", help="local archive folder or 'xnat' (instead of --input/--output)")
-    p.add_argument("--session", help="session URI (/archive/experiments/ID as XNAT gives it, or "
-                                      "/archive/projects/P/subjects/S/experiments/E) or XNAT ID")
+    p.add_argument("--target", "--session", dest="session",
+                   help="session URI (/archive/experiments/ID as XNAT gives it, or "
+                        "/archive/projects/P/subjects/S/experiments/E) or XNAT ID")
     p.set_defaults(_run=_cli)
 
 
@@ -142,7 +143,7 @@ def _cli(args: argparse.Namespace) -> int:
         from sarcoma_xnat.fl.site import open_archive
 
         if not args.session:
-            raise ConfigurationError("--archive needs --session")
+            raise ConfigurationError("--archive needs --target (the session)")
         from sarcoma_xnat.archive.base import locate
 
         archive = open_archive(args.archive)
@@ -150,12 +151,12 @@ def _cli(args: argparse.Namespace) -> int:
         # (container-service model/xnat/Session.java); locate() also takes label form.
         session, _ = locate(archive, args.session, "session")
         if session.kind != "session":
-            raise ConfigurationError(f"--session {args.session} names a {session.kind}, not a session")
+            raise ConfigurationError(f"--target {args.session} names a {session.kind}, not a session")
         result = run_on_archive(archive, session, args.model)
         where = f"resource {RESOURCE_LABEL} of {args.session}"
     else:
         if not (args.input and args.output):
-            raise ConfigurationError("give --input and --output, or --archive and --session")
+            raise ConfigurationError("give --input and --output, or --archive and --target")
         clinical = json.loads(args.clinical.read_text()) if args.clinical else None
         result = run(args.input, args.output, args.model, clinical)
         where = str(args.output)

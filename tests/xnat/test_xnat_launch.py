@@ -134,6 +134,6 @@ def test_prognosis_launch_with_xnat_session_uri(emulator: Any, client: Any) -> N
     record = client.containers.wait(report, timeout=120, poll=0.1)
     log = client.containers.logs(record["id"])
     assert record["status"] == "Complete", log
-    assert f"--session /archive/experiments/{eid}" in log
+    assert f"--target /archive/experiments/{eid}" in log
     stored = emulator.archive.resource_path(session, "PROGNOSIS") / "prognosis.json"
     assert json.loads(stored.read_text())["model_mode"] == "clinical"
