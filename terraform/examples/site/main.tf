@@ -98,6 +98,15 @@ module "xnat" {
   xnat_project    = var.xnat_project
   suite_package   = var.suite_package
 
+  admin_user        = var.xnat_admin_user
+  artifact_sha256   = var.xnat_artifact_sha256
+  extra_projects    = var.xnat_extra_projects
+  private_zone_name = var.xnat_private_zone_name
+  smtp_host         = var.xnat_smtp_host
+  smtp_port         = var.xnat_smtp_port
+  smtp_user         = var.xnat_smtp_user
+  smtp_secret_arn   = var.xnat_smtp_secret_arn
+
   docker_host_address   = module.container_service.private_ip
   docker_tls_secret_arn = module.container_service.tls_secret_arn
 }

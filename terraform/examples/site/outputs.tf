@@ -33,8 +33,13 @@ output "transit_gateway_attachment_id" {
   value       = module.network.transit_gateway_attachment_id
 }
 
+output "xnat_private_url" {
+  description = "XNAT's stable URL inside the site VPC (Route 53 private zone, certificate from the site CA)."
+  value       = "https://${module.xnat.private_fqdn}"
+}
+
 output "xnat_admin_secret_arn" {
-  description = "Secret with the XNAT admin password (filled at first boot)."
+  description = "Secret with the named XNAT administrator (JSON: username, password; filled at first boot)."
   value       = module.xnat.admin_secret_arn
 }
 

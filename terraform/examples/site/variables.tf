@@ -138,6 +138,53 @@ variable "xnat_instance_type" {
   default     = "m6i.xlarge"
 }
 
+variable "xnat_admin_user" {
+  description = "Login of the named XNAT administrator that replaces the default 'admin' (its password is generated into the secret xnat_admin_secret_arn)."
+  type        = string
+  default     = "siteadmin"
+}
+
+variable "xnat_artifact_sha256" {
+  description = "SHA-256 of each pinned XNAT download, keyed by file name: xnat-web-1.9.3.6.war, container-service-3.7.3-fat.jar, ohif-viewer-3.6.2.jar. Required; the XNAT host refuses any other file."
+  type        = map(string)
+}
+
+variable "xnat_extra_projects" {
+  description = "More XNAT projects the bootstrap creates besides xnat_project."
+  type        = list(string)
+  default     = []
+}
+
+variable "xnat_private_zone_name" {
+  description = "Route 53 private zone of the site VPC; XNAT's stable name is xnat.<zone> (its certificate and the FL client use it)."
+  type        = string
+  default     = "sarcoma-xnat.internal"
+}
+
+variable "xnat_smtp_host" {
+  description = "SMTP relay for XNAT's mail (null: XNAT's mail settings are left alone)."
+  type        = string
+  default     = null
+}
+
+variable "xnat_smtp_port" {
+  description = "Port of the SMTP relay."
+  type        = number
+  default     = 587
+}
+
+variable "xnat_smtp_secret_arn" {
+  description = "Secrets Manager secret with the SMTP password (plain string), or null."
+  type        = string
+  default     = null
+}
+
+variable "xnat_smtp_user" {
+  description = "SMTP user name, or null."
+  type        = string
+  default     = null
+}
+
 variable "xnat_project" {
   description = "ID of the site's curated XNAT project (commands and subscriptions are installed for it; the NVFlare client trains on it)."
   type        = string

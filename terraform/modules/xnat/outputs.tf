@@ -48,9 +48,29 @@ output "security_group_id" {
   value       = aws_security_group.xnat.id
 }
 
+output "private_fqdn" {
+  description = "Stable private name of XNAT in the site VPC (Route 53 private zone); the FL client and containers use it."
+  value       = local.private_fqdn
+}
+
+output "private_zone_id" {
+  description = "ID of the Route 53 private hosted zone of the site VPC."
+  value       = aws_route53_zone.private.zone_id
+}
+
+output "tls_ca_secret_arn" {
+  description = "Secrets Manager secret with the site CA that signs the XNAT host's certificate."
+  value       = aws_secretsmanager_secret.tls_ca.arn
+}
+
 output "user_data" {
   description = "Rendered user-data of the XNAT host (no secret in it: secrets are fetched at boot)."
   value       = local.user_data
+}
+
+output "user_data_base64" {
+  description = "The user-data as EC2 receives it (gzip, base64)."
+  value       = base64gzip(local.user_data)
 }
 
 output "web_acl_arn" {

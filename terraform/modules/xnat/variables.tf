@@ -151,7 +151,7 @@ variable "ami_id" {
 }
 
 variable "artifact_sha256" {
-  description = "Expected SHA-256 of downloaded artifacts, keyed by file name (e.g. xnat-web-1.9.3.6.war); a mismatch stops the boot."
+  description = "SHA-256 of every downloaded artifact, keyed by file name (xnat-web-1.9.3.6.war, container-service-3.7.3-fat.jar, ohif-viewer-3.6.2.jar): required for each one; a missing or different checksum stops the boot. Compute them once from the release downloads (sha256sum) and keep them in terraform.tfvars."
   type        = map(string)
   default     = {}
 
@@ -182,7 +182,9 @@ variable "plugin_urls" {
   description = "XNAT plugin jars to install (the Container Service and the OHIF viewer plugins at least)."
   type        = list(string)
   default = [
-    "https://api.bitbucket.org/2.0/repositories/xnatdev/container-service/downloads/container-service-3.4.3-fat.jar",
+    # Container Service 3.7.3 is built against XNAT 1.9.3 (NrgXnat/container-service build.gradle: vXnat = "1.9.3");
+    # 3.4.x is the line for XNAT 1.8.x (wiki container-service-compatibility-matrix)
+    "https://api.bitbucket.org/2.0/repositories/xnatdev/container-service/downloads/container-service-3.7.3-fat.jar",
     "https://api.bitbucket.org/2.0/repositories/icrimaginginformatics/ohif-viewer-xnat-plugin/downloads/ohif-viewer-3.6.2.jar",
   ]
 
@@ -232,6 +234,79 @@ variable "xnat_war_url" {
     condition     = can(regex("^https://.+\\.war$", var.xnat_war_url))
     error_message = "xnat_war_url must be an https URL of a .war file."
   }
+}
+
+variable "admin_user" {
+  description = "Login of the named XNAT administrator that replaces the default 'admin' account (which the bootstrap disables, with 'guest'); its password is generated into the admin secret."
+  type        = string
+  default     = "siteadmin"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]{2,31}$", var.admin_user)) && !contains(["admin", "guest", "fl_reader"], var.admin_user)
+    error_message = "admin_user must be 3-32 lowercase letters, digits or '_', and not admin, guest or fl_reader."
+  }
+}
+
+variable "db_app_user" {
+  description = "PostgreSQL role XNAT logs in as (created by the XNAT host with the RDS master secret; its password is in the db-app secret)."
+  type        = string
+  default     = "xnat_app"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]{2,30}$", var.db_app_user)) && var.db_app_user != "xnat"
+    error_message = "db_app_user must be a lowercase PostgreSQL role name other than the master user 'xnat'."
+  }
+}
+
+variable "extra_projects" {
+  description = "More XNAT projects the bootstrap creates besides xnat_project (e.g. a raw intake project)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for p in var.extra_projects : can(regex("^[A-Za-z0-9_-]{1,24}$", p))])
+    error_message = "extra_projects must be XNAT project IDs."
+  }
+}
+
+variable "private_zone_name" {
+  description = "Route 53 private hosted zone created for the site VPC; XNAT is xnat.<zone> there (the name in its certificate and in the FL client's secret)."
+  type        = string
+  default     = "sarcoma-xnat.internal"
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$", var.private_zone_name))
+    error_message = "private_zone_name must be a DNS name such as site-a.sarcoma.internal."
+  }
+}
+
+variable "smtp_host" {
+  description = "SMTP relay XNAT sends mail through (null: leave XNAT's mail settings alone)."
+  type        = string
+  default     = null
+}
+
+variable "smtp_port" {
+  description = "Port of the SMTP relay."
+  type        = number
+  default     = 587
+}
+
+variable "smtp_secret_arn" {
+  description = "Secrets Manager secret holding the SMTP password (plain string), or null for a relay without authentication."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.smtp_secret_arn == null || can(regex("^arn:aws[a-z-]*:secretsmanager:", var.smtp_secret_arn))
+    error_message = "smtp_secret_arn must be a Secrets Manager secret ARN."
+  }
+}
+
+variable "smtp_user" {
+  description = "SMTP user name, or null."
+  type        = string
+  default     = null
 }
 
 # ------------------------------------------------------------------ container service link

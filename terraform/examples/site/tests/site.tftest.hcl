@@ -59,6 +59,11 @@ variables {
   fl_server_fqdn     = "fl.sarcoma-study.example.org"
   fl_server_ip       = "10.99.4.10"
   nvflare_site_name  = "site-a"
+  xnat_artifact_sha256 = {
+    "xnat-web-1.9.3.6.war"            = "1111111111111111111111111111111111111111111111111111111111111111"
+    "container-service-3.7.3-fat.jar" = "2222222222222222222222222222222222222222222222222222222222222222"
+    "ohif-viewer-3.6.2.jar"           = "3333333333333333333333333333333333333333333333333333333333333333"
+  }
 }
 
 run "site_applies_with_mocks" {
@@ -70,12 +75,31 @@ run "site_applies_with_mocks" {
   }
 
   assert {
-    condition     = length(module.xnat.user_data) < 16384
-    error_message = "XNAT user-data must stay under the EC2 limit of 16 KB."
+    condition     = length(module.xnat.user_data_base64) < 21800
+    error_message = "XNAT user-data (gzip) must stay under the EC2 limit of 16 KB (21,845 base64 characters)."
   }
 
   assert {
-    condition     = strcontains(module.xnat.user_data, "sarcoma-xnat xnat install --project \"STS_SITE_A\"")
+    condition     = module.xnat.private_fqdn == "xnat.sarcoma-xnat.internal" && output.xnat_private_url == "https://xnat.sarcoma-xnat.internal"
+    error_message = "XNAT must have a stable name in the site's private zone."
+  }
+
+  assert {
+    condition = alltrue([
+      strcontains(module.xnat.user_data, "FL_HOST=https://xnat.sarcoma-xnat.internal"),
+      strcontains(module.xnat.user_data, "subjectAltName=DNS:xnat.sarcoma-xnat.internal"),
+      strcontains(module.xnat.user_data, "ADMIN_USER=siteadmin"),
+      strcontains(module.xnat.user_data, "PROJECTS=\"STS_SITE_A\""),
+      strcontains(module.xnat.user_data, "datasource.username=xnat_app"),
+      !strcontains(module.xnat.user_data, "datasource.username=$("),
+      strcontains(module.xnat.user_data, "container-service-3.7.3-fat.jar"),
+      strcontains(module.xnat.user_data, "\"container-service-3.7.3-fat.jar\":\"2222"),
+    ])
+    error_message = "The XNAT bootstrap must use the private name, the named admin, the curated project, its own database role and pinned, checksummed plugins."
+  }
+
+  assert {
+    condition     = strcontains(module.xnat.user_data, "\"$SUITE_CMD\" xnat install --project \"$SUITE_PROJECT\"") && strcontains(module.xnat.user_data, "SUITE_CMD=/usr/local/bin/sarcoma-xnat")
     error_message = "The XNAT host must install this suite's commands for the curated project."
   }
 
@@ -85,7 +109,7 @@ run "site_applies_with_mocks" {
   }
 
   assert {
-    condition     = strcontains(module.xnat.user_data, "https://10.20.2.10:2376")
+    condition     = strcontains(module.xnat.user_data, "DOCKER_HOST_URL=https://10.20.2.10:2376")
     error_message = "XNAT must reach the Docker host on TLS 2376 at its private address."
   }
 
