@@ -49,6 +49,13 @@ def register(subparsers: Any) -> None:
     verify.add_argument("--linkage", help="the site's linkage file (for --pseudonym)")
     verify.set_defaults(_run=_verify)
 
+    check = sub.add_parser("check", help="independent scan: identifying values of the originals "
+                                         "left in the output, broken references, changed "
+                                         "pixels, removed IOD attributes")
+    check.add_argument("original", metavar="ORIGINAL_DIR", help="the folder before de-identification")
+    check.add_argument("deidentified", metavar="DEIDENTIFIED_DIR", help="the de-identified folder")
+    check.set_defaults(_run=_check)
+
 
 def _secret_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--secret-file", help="file holding the site secret (else "
@@ -166,3 +173,20 @@ def _verify(args: argparse.Namespace) -> int:
     for pid in ids:
         print(pid)
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Print every finding of :func:`~sarcoma_xnat.deid.check.check_folders`; 1 if any."""
+    from sarcoma_xnat.deid.check import check_folders
+    from sarcoma_xnat.paths import check_input_folder
+
+    report = check_folders(check_input_folder(args.original, "ORIGINAL_DIR"),
+                           check_input_folder(args.deidentified, "DEIDENTIFIED_DIR"))
+    for finding in report.findings:  # where a value is, never the value itself
+        print(f"{finding.kind}: {finding.file} {finding.where}: {finding.detail}")
+    kinds = {k: sum(f.kind == k for f in report.findings)
+             for k in ("survivor", "reference", "pixels", "removed")}
+    print(f"checked {report.outputs} output file(s) against {report.originals} original(s), "
+          f"{report.values} identifying value(s): " + ", ".join(f"{n} {k}" for k, n in kinds.items()),
+          file=sys.stderr)
+    return EXIT_SKIPPED if report.findings else 0

@@ -50,6 +50,7 @@ KEPT_DESCRIPTORS = frozenset({
 CODED_KEYWORDS = frozenset({
     "CodeValue", "CodingSchemeDesignator", "CodingSchemeVersion", "CodeMeaning", "LongCodeValue",
     "URNCodeValue", "ContextIdentifier", "ContextUID", "MappingResource", "MappingResourceUID",
+    "CodingSchemeUID", "CodingSchemeRegistry", "CodingSchemeName", "CodingSchemeExternalID",
     "MappingResourceName", "ContextGroupVersion", "ContextGroupLocalVersion",
     "ContextGroupExtensionFlag", "ContextGroupExtensionCreatorUID", "EquivalentCodeSequence",
     "ValueType", "RelationshipType", "ContinuityOfContent",
