@@ -282,7 +282,10 @@ def run(input_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str],
         if roi is not None and grid_mask is not None:
             write_nifti(grid_mask, out / "mask.nii.gz")
             write_nifti(roi.mask, out / "mask_t1.nii.gz")
-        write_qc_png(out / "qc.png", {"T1": out_images["t1"], "T2": out_images["t2"]}, grid_mask)
+        write_qc_png(out / "qc.png", {"T1": out_images["t1"], "T2": out_images["t2"]}, grid_mask,
+                     title=p.session or "session",
+                     series={ch.upper(): f"scan {scans[ch].scan_id} {scans[ch].candidate.description}"
+                             .strip() for ch in ("t1", "t2")})
         (out / "measurements.json").write_text(json.dumps(measurements, indent=2, sort_keys=True) + "\n")
         lap("write")
         write_provenance(out, STEP, __version__, p.to_dict(),
