@@ -15,6 +15,9 @@ import pytest
 from sarcoma_xnat.archive import LocalArchive
 from sarcoma_xnat.synthetic import CohortManifest, generate_cohort
 
+#: fail the run if a planted PHI value of a synthetic cohort reaches any test output (issue 13)
+pytest_plugins = ["phi_guard"]
+
 
 @pytest.fixture(scope="session")
 def small_cohort_template(tmp_path_factory: pytest.TempPathFactory
