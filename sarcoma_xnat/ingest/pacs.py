@@ -168,8 +168,11 @@ def ingest_pacs(node: PacsNode, query: StudyQuery, archive: Archive, project: st
 
     matches = find_studies(node, query, calling_ae, timeout)
     uids = sorted({str(m.StudyInstanceUID) for m in matches if m.get("StudyInstanceUID")})
+    if not uids:  # an error, not "0 studies": the query was wrong or the PACS lacks the data
+        asked = ", ".join(k for k, v in vars(query).items() if v) or "no criteria"
+        raise PacsError(f"C-FIND to {node.ae_title} at {node.host}:{node.port} found no study "
+                        f"matching the query ({asked}); nothing was retrieved or stored")
     with tempfile.TemporaryDirectory(prefix="sarcoma-pacs-", dir=work_dir) as tmp:
-        if uids:
-            move_studies(node, uids, tmp, calling_ae, listen_port, timeout=timeout)
+        move_studies(node, uids, tmp, calling_ae, listen_port, timeout=timeout)
         report = ingest_folder(tmp, archive, project, deidentifier, linkage, audit)
     return report

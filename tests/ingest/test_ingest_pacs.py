@@ -80,3 +80,19 @@ def test_a_failed_move_stores_nothing(orthanc, tmp_path: Path,  # type: ignore[n
         ingest_pacs(node, StudyQuery(study_date="19000101-20991231"), archive, "STUDY",
                     deidentifier, listen_port=free_port, timeout=10)
     assert not archive.exists(ObjectRef("STUDY"))
+
+
+def test_a_query_that_matches_nothing_is_an_error(orthanc, export_dir: Path,  # type: ignore[no-untyped-def]
+                                                  tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("ingest-test-secret-0123456789abcd")
+    status = main(["ingest", "pacs", "--host", "127.0.0.1", "--port", str(orthanc.dicom_port),
+                   "--called-ae", orthanc.aet, "--listen-port", str(orthanc.move_port),
+                   "--patient-id", "NO-SUCH-PATIENT-42", "--archive", str(tmp_path / "a"),
+                   "--project", "STUDY", "--secret-file", str(secret), "--timeout", "30"])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert "found no study matching the query (patient_id)" in err
+    assert "NO-SUCH-PATIENT-42" not in err  # the query's values may be PHI
+    assert not (tmp_path / "a").exists()
