@@ -30,7 +30,7 @@ if [ "$profile" = "demo" ]; then
 fi
 
 # system packages the tests drive for real: the PACS (Orthanc, DCMTK) and the container engine
-apt_install orthanc dcmtk podman buildah runc debootstrap
+apt_install orthanc dcmtk dicom3tools podman buildah runc debootstrap
 # torch must come first and pinned: its CPU wheel lies on this machine's disk
 "${PIP[@]}" "torch==2.13.0"
 "${PIP[@]}" -e ".[dev]"

@@ -207,8 +207,10 @@ class Deidentifier:
         if vr == "SQ":
             self._recurse(ds, tag, ctx)
         elif keyword in CODED_KEYWORDS:
-            if vr in _SCRUBBED_VRS:  # vocabulary: only this patient's own names go
+            if keyword == "CodeMeaning":  # vocabulary: only this patient's own names go
                 self._scrub(ds, tag, ctx, patterns=False)
+                if not ds[tag].value:
+                    ds[tag].value = "ANONYMIZED"  # Type 1 in the Basic Code Sequence Macro
         elif vr == "UI":
             self._remap(ds, tag, registered_kept=True)
         elif vr == "PN":
@@ -288,6 +290,8 @@ class Deidentifier:
             return  # time of day carries no identity once the date is shifted
         elif elem.keyword in KEPT_DESCRIPTORS and vr in _TEXT_VRS | {"CS"}:
             self._scrub(ds, tag, ctx)
+            if not ds[tag].value and self._basic.get(tag) == "D":  # Type 1: must keep a value
+                ds[tag].value = self._dummy(vr, "", ctx)
         else:  # cannot be cleaned by rule: the Basic Profile's own action (Z, D or X)
             basic = self._basic.get(tag, "X")
             self._apply(ds, tag, basic if basic != "C" else "X", ctx)
