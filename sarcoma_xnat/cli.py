@@ -30,6 +30,8 @@ COMMANDS: tuple[str, ...] = (
     "sarcoma_xnat.commands.containers",
     "sarcoma_xnat.commands.xnat",
     "sarcoma_xnat.commands.model",
+    "sarcoma_xnat.commands.segment",
+    "sarcoma_xnat.commands.review",
     "sarcoma_xnat.commands.fl",
 )
 

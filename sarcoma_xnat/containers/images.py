@@ -51,6 +51,8 @@ IMAGES: tuple[ImageSpec, ...] = (
     ImageSpec("preprocess", base="base-light", command="preprocess"),
     ImageSpec("deid", base="base-light", command="deid"),
     ImageSpec("prognosis", base="base-heavy", command="prognosis"),
+    ImageSpec("segment", base="base-heavy", command="segment"),
+    ImageSpec("segment-train", base="base-heavy", command="segment-train"),
 )
 
 

@@ -112,12 +112,23 @@ def find_roi_files(input_dir: str | os.PathLike[str]) -> list[RoiFile]:
     return out
 
 
+def _ai_draft(path: Path) -> bool:
+    """Return whether an annotation file says it was made automatically (an AI draft)."""
+    from sarcoma_xnat.segmentation.dicomseg import is_ai_draft
+
+    try:
+        return is_ai_draft(dcmread(path, stop_before_pixels=True))
+    except (InvalidDicomError, OSError, ValueError, EOFError):
+        return False
+
+
 def choose_roi(rois: list[RoiFile], prefer: str = "SEG", assessor: str | None = None,
                context: Mapping[str, Any] | None = None) -> RoiFile | None:
     """Pick the annotation to use: the preferred kind first, then the other; ``None`` if none.
 
     With ``assessor`` only that ROI collection (see :meth:`RoiFile.named`) is considered,
-    and it must exist.
+    and it must exist. Otherwise AI drafts (SEG/RTSTRUCT made ``AUTOMATIC``) are left
+    out when the session has a reviewed (human) annotation.
     Two collections of the chosen kind are ambiguous (name one with ``assessor``).
     """
     ctx = dict(context or {})
@@ -129,6 +140,9 @@ def choose_roi(rois: list[RoiFile], prefer: str = "SEG", assessor: str | None = 
         if not rois:
             raise AnnotationError(f"ROI collection {assessor!r} not found or holds no SEG/RTSTRUCT",
                                   assessor=assessor, **ctx)
+    reviewed = [r for r in rois if not _ai_draft(r.path)]
+    if reviewed and assessor is None:
+        rois = reviewed  # a reviewed annotation wins over an AI draft (segment step)
     order = [prefer] + [k for k in ROI_KINDS if k != prefer]
     for kind in order:
         hits = [r for r in rois if r.kind == kind]

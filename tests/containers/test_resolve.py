@@ -170,7 +170,8 @@ def processed_cohort(small_cohort: tuple[LocalArchive, CohortManifest], tmp_path
     archive, manifest = small_cohort
     session = manifest.sessions[0]
     for ref, label, name in ((session, "PREPROCESSED", "t1.nii.gz"),
-                             (ObjectRef(session.project), "PROGNOSIS_MODEL", "model.pt")):
+                             (ObjectRef(session.project), "PROGNOSIS_MODEL", "model.pt"),
+                             (ObjectRef(session.project), "SEGMENT_MODELS", "registry.json")):
         folder = tmp_path / label
         folder.mkdir()
         (folder / name).write_bytes(b"placeholder")
@@ -199,15 +200,17 @@ def test_command_lines_use_only_flags_the_cli_accepts(path: Path,
     archive, session = processed_cohort
     command = load_command(path)
     targets = {"Session": session.uri, "Scan": session.child(scan="1").uri,
-               "Assessor": session.child(assessor=f"{session.session}_SEG").uri}
+               "Assessor": session.child(assessor=f"{session.session}_SEG").uri,
+               "Project": ObjectRef(session.project).uri}
     for wrapper in command.wrappers:
         external = wrapper["external-inputs"][0]
         for params in ({}, _all_params(command)):
             params = {k: v for k, v in params.items()
                       if not any(wi.get("provides-value-for-command-input") == k
                                  for wi in wrapper.get("derived-inputs", []))}
-            if any(i.get("required") and i.get("sensitive") for i in command.inputs):
-                params.update({i["name"]: "x" for i in command.inputs if i.get("sensitive")})
+            params.update({i["name"]: "x" for i in command.inputs  # required, e.g. study_project
+                           if i.get("required") and i.get("default-value") is None
+                           and i["name"] not in params})
             r = resolve(command, archive, targets[external["type"]], wrapper["name"], params)
             argv = shlex.split(r.command_line)
             assert argv[0] == "sarcoma-xnat"

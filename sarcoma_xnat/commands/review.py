@@ -1,0 +1,72 @@
+"""``sarcoma-xnat review status|accept``: the segmentation review worklist and "accept as is"."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+
+__all__ = ["register"]
+
+_COLUMNS = ("subject", "session", "state", "draft", "model_version", "reviewed_collection", "dice",
+            "hd95_mm", "volume_difference_mm3", "accepted_at")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``review status`` and ``review accept``."""
+    p = subparsers.add_parser("review", help="segmentation review: worklist and accepting AI drafts",
+                              description="Which sessions have no annotation, an AI draft awaiting "
+                                          "review, a reviewed annotation (with Dice against the "
+                                          "draft) or an accepted draft.")
+    sub = p.add_subparsers(dest="review_command", metavar="ACTION", required=True)
+    s = sub.add_parser("status", help="the worklist of a project")
+    s.add_argument("--archive", required=True, help="local archive folder, or 'xnat'")
+    s.add_argument("--project", required=True, help="project to list")
+    s.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
+    s.add_argument("--no-metrics", action="store_true",
+                   help="skip Dice/HD95 (faster: no image is read)")
+    s.set_defaults(_run=run_status)
+    a = sub.add_parser("accept", help="accept a session's AI draft as is")
+    a.add_argument("--archive", required=True, help="local archive folder, or 'xnat'")
+    a.add_argument("--target", "--session", dest="session", required=True, help="session URI or XNAT ID")
+    a.set_defaults(_run=run_accept)
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """Print the worklist."""
+    from sarcoma_xnat.fl.site import open_archive
+    from sarcoma_xnat.segmentation.review import worklist
+
+    rows = [r.row() for r in worklist(open_archive(args.archive), args.project, not args.no_metrics)]
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+    elif args.format == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        print(f"{'session':<22}{'state':<15}{'draft':<28}{'reviewed':<26}{'Dice':>7}{'HD95 mm':>9}")
+        for r in rows:
+            dice = f"{r['dice']:.3f}" if r["dice"] is not None else ""
+            hd = f"{r['hd95_mm']:.1f}" if r["hd95_mm"] is not None else ""
+            print(f"{r['session']:<22}{r['state']:<15}{r['draft'] or '':<28}"
+                  f"{r['reviewed_collection'] or '':<26}{dice:>7}{hd:>9}")
+        counts = {}
+        for r in rows:
+            counts[r["state"]] = counts.get(r["state"], 0) + 1
+        print(", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "no sessions")
+    return 0
+
+
+def run_accept(args: argparse.Namespace) -> int:
+    """Accept one session's draft."""
+    from sarcoma_xnat.archive.base import locate
+    from sarcoma_xnat.fl.site import open_archive
+    from sarcoma_xnat.segmentation.review import accept_draft
+
+    archive = open_archive(args.archive)
+    session, _ = locate(archive, args.session, "session")
+    review = accept_draft(archive, session)
+    print(f"{session.session}: draft {review.draft} accepted as is ({review.accepted_at})")
+    return 0
