@@ -44,6 +44,13 @@ def register(subparsers: Any) -> None:
                      help="user the container runs as, like the Container Service's docker "
                           "server setting container-user (default: your uid:gid; '' for the "
                           "image's USER); output folders are writable by their owner only")
+    run.add_argument("--secret", action="append", default=[], metavar="NAME=FILE",
+                     help="system property for the command's secrets, read from FILE (as "
+                          "XNAT's -DNAME=...), e.g. sarcoma.xnat.site-secret=/etc/sarcoma/site.key; "
+                          "repeatable; the value reaches the container's environment only")
+    run.add_argument("--secret-file", help="file holding the site secret (system property "
+                                           "sarcoma.xnat.site-secret) when no --secret names it; "
+                                           "else $SARCOMA_XNAT_SITE_SECRET")
     run.set_defaults(_run=_run)
 
     command = subparsers.add_parser("command", help="check and label Container Service commands")
@@ -104,12 +111,14 @@ def _run(args: argparse.Namespace) -> int:
     from sarcoma_xnat.containers.engines import DockerEngine
     from sarcoma_xnat.containers.label import LABEL_KEY, commands_from_label
     from sarcoma_xnat.containers.runner import open_engine, run_command
+    from sarcoma_xnat.containers.secrets import runner_properties
     from sarcoma_xnat.containers.validate import check_command
     from sarcoma_xnat.errors import ConfigurationError
     from sarcoma_xnat.paths import check_archive
 
     archive = LocalArchive(check_archive(args.archive, "--archive"))
     params = _params(args.param)
+    properties = runner_properties(args.secret, args.secret_file)
     image = args.image
     command = None if image else check_command(load_command(find_command_file(args.command_file)))
     with open_engine("docker" if image else args.engine, image or (command and command.image),
@@ -124,7 +133,8 @@ def _run(args: argparse.Namespace) -> int:
             command = check_command(chosen[0])
         assert command is not None
         result = run_command(command, archive, args.target, args.wrapper, params, engine,
-                             sink=lambda line: print(line, flush=True), user=args.container_user)
+                             sink=lambda line: print(line, flush=True), user=args.container_user,
+                             properties=properties)
     print(f"done ({result.engine}): stored {len(result.stored)} output(s)")
     for item in result.stored:  # where the outputs are now, not the build folder the step saw
         if item.label is None:

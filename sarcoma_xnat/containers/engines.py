@@ -45,6 +45,9 @@ class LaunchSpec:
     labels: dict[str, str] = field(default_factory=dict)
     #: ``UID[:GID]`` the container runs as (XNAT's ``container-user``); None: the image's USER
     user: str | None = None
+    #: the command's ``network`` (``HostConfig.NetworkMode`` in container-service
+    #: ``api/DockerControlApi.java``); None: the engine's default network
+    network: str | None = None
 
 
 class Engine(Protocol):
@@ -118,10 +121,11 @@ class DockerEngine:
             entrypoint, command = None, shlex.split(spec.command_line)
         volumes = {host: {"bind": path, "mode": "rw" if rw else "ro"}
                    for host, path, rw in spec.mounts}
+        extra = {"network_mode": spec.network} if spec.network else {}
         container = self.client.containers.create(
             spec.image, command=command, entrypoint=entrypoint, environment=spec.environment,
             volumes=volumes, working_dir=spec.working_directory, labels=spec.labels,
-            user=spec.user or None, detach=True)
+            user=spec.user or None, detach=True, **extra)
         try:
             container.start()
             pending = ""

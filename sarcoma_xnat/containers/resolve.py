@@ -23,7 +23,10 @@ and the model in ``model/command/auto/Command.java``:
   goes everywhere, the command line adds ``command-line-flag`` + separator;
 * the command line gets command-input keys only; environment variables (names and
   values), mount paths, output paths, handler label/format/description/content and
-  the working directory get every input's key (wrapper inputs: their URI or value).
+  the working directory get every input's key (wrapper inputs: their URI or value);
+* the command's ``secrets`` are carried as declarations (values are obtained only at
+  launch, :mod:`sarcoma_xnat.containers.secrets`), and an input whose value names a
+  secret's destination is refused (``ensureInputsDoNotUseSecrets``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from sarcoma_xnat.archive.base import Archive
 from sarcoma_xnat.containers.command import Command
 from sarcoma_xnat.containers.matchers import matches
 from sarcoma_xnat.containers.objects import XnatObject, children_of, parent_of, resolve_uri
+from sarcoma_xnat.containers.secrets import secret_param_hint
 from sarcoma_xnat.errors import ConfigurationError
 
 __all__ = ["ResolvedCommand", "ResolvedMount", "ResolvedOutput", "context_matches", "resolve"]
@@ -83,6 +87,8 @@ class ResolvedCommand:
     wrapper_values: dict[str, Any] = field(default_factory=dict)
     input_values: dict[str, str | None] = field(default_factory=dict)
     working_directory: str | None = None
+    #: the command's ``secrets`` declarations (source and destination, never a value)
+    secrets: list[dict[str, Any]] = field(default_factory=list)
 
 
 def context_matches(xsi_type: str, contexts: list[str]) -> bool:
@@ -299,8 +305,17 @@ def resolve(command: Command, archive: Archive, target: str | None = None,
         key = inp.get("replacement-key") or f"#{name}#"
         raw_keys[key] = value or ""
         line_keys[key] = _render(inp, value)
+    secrets = [dict(s) for s in command.data.get("secrets") or []]
     if r.params:
-        raise ConfigurationError(f"command {command.name!r}: unknown parameters {sorted(r.params)}")
+        hints = [h for h in (secret_param_hint(secrets, n) for n in sorted(r.params)) if h]
+        raise ConfigurationError("; ".join(hints) if hints else
+                                 f"command {command.name!r}: unknown parameters {sorted(r.params)}")
+    for name, value in input_values.items():  # CommandResolutionServiceImpl.ensureInputsDoNotUseSecrets
+        for secret in secrets:
+            dest = str((secret.get("destination") or {}).get("identifier"))
+            if value and dest in value:
+                raise ConfigurationError(f"Input \"{name}\" resolved value refers to secret "
+                                         f"destination \"{dest}\"")
     mounts_fed = {wi["provides-files-for-command-mount"]: r.values.get(wi["name"])
                   for wi in externals + w.get("derived-inputs", [])
                   if wi.get("provides-files-for-command-mount")}
@@ -327,5 +342,5 @@ def resolve(command: Command, archive: Archive, target: str | None = None,
         command_line=_substitute(command.data.get("command-line"), line_keys).strip(),
         override_entrypoint=bool(command.data.get("override-entrypoint")),
         environment=env, mounts=mounts, outputs=outputs, wrapper_values=dict(r.values),
-        input_values=input_values,
+        input_values=input_values, secrets=secrets,
         working_directory=_substitute(command.data.get("working-directory"), raw_keys) or None)

@@ -16,6 +16,13 @@ the output folder is mode 0700, and the container runs as the docker server's
 ``User``) or else as the image's ``USER``. The local runner's ``container_user``
 defaults to the calling user's ``uid:gid``, as on a site that sets ``container-user``
 to the owner of its build folders; ``""`` runs as the image's ``USER``.
+
+A command's ``secrets`` are resolved from the runner's ``properties`` (what XNAT's
+JVM system properties are to the Container Service; see
+:mod:`sarcoma_xnat.containers.secrets`): the value reaches the container's
+environment only, never the resolved command, the log or the :class:`RunResult`.
+The command's ``network`` becomes the container's network mode, as
+``DockerControlApi`` sets ``HostConfig.NetworkMode``.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from sarcoma_xnat.containers.finalize import StoredOutput, store_outputs
 from sarcoma_xnat.containers.mounts import write_catalogs
 from sarcoma_xnat.containers.objects import XnatObject
 from sarcoma_xnat.containers.resolve import ResolvedCommand, resolve
+from sarcoma_xnat.containers.secrets import secret_values
 from sarcoma_xnat.errors import ConfigurationError, ContainerError
 from sarcoma_xnat.steps.base import stage_session
 
@@ -142,13 +150,16 @@ def run_command(command: Command, archive: Archive, target: str | None = None,
                 wrapper: str | None = None, params: Mapping[str, str] | None = None,
                 engine: Engine | None = None, environment: Mapping[str, str] | None = None,
                 sink: Callable[[str], None] | None = None,
-                user: str | None = None) -> RunResult:
+                user: str | None = None,
+                properties: Mapping[str, str] | None = None) -> RunResult:
     """Resolve and launch ``wrapper`` of ``command`` on ``target``; store outputs on exit 0.
 
     ``user`` is the container user (``UID[:GID]``; default the caller's, see
-    :func:`container_user`). Raises :class:`ContainerError` when the container exits
-    non-zero (nothing is stored) and :class:`ConfigurationError` when the wrapper
-    does not resolve.
+    :func:`container_user`). ``properties`` are the system properties the command's
+    secrets come from (:func:`~sarcoma_xnat.containers.secrets.runner_properties`).
+    Raises :class:`ContainerError` when the container exits non-zero (nothing is
+    stored) and :class:`ConfigurationError` when the wrapper or a secret does not
+    resolve.
     """
     run_as = container_user(user)
     lines: list[str] = []
@@ -158,6 +169,7 @@ def run_command(command: Command, archive: Archive, target: str | None = None,
         (sink or log.info)(line)
 
     resolved = resolve(command, archive, target, wrapper, params)
+    hidden = secret_values(resolved.secrets, properties or {})  # before any staging, as XNAT
     engine = engine or InProcessEngine()
     with tempfile.TemporaryDirectory(prefix="sarcoma-xnat-build-") as build:
         hosts: dict[str, Path] = {}
@@ -171,10 +183,11 @@ def run_command(command: Command, archive: Archive, target: str | None = None,
                 os.chmod(host, OUTPUT_MODE)  # as CommandResolutionServiceImpl: owner only
             hosts[m.name] = host
             mounts.append((str(host), m.path, m.writable or m.source is None))
-        env = {**resolved.environment, **_xnat_env(environment)}
+        env = {**resolved.environment, **_xnat_env(environment), **hidden}
         spec = LaunchSpec(resolved.image, resolved.command_line, resolved.override_entrypoint,
                           env, tuple(mounts), resolved.working_directory,
-                          {"XNAT_WRAPPER": str(resolved.wrapper.get("name"))}, run_as or None)
+                          {"XNAT_WRAPPER": str(resolved.wrapper.get("name"))}, run_as or None,
+                          command.data.get("network") or None)
         emit(f"launching {resolved.image} ({engine.name}): {resolved.command_line}")
         code = engine.run(spec, emit)
         result = RunResult(engine.name, code, [], lines, resolved)
@@ -205,7 +218,8 @@ def available_engine() -> str | None:
 
 def run_step(step: str, archive: Archive, target: str, wrapper: str | None = None,
              params: Mapping[str, str] | None = None, engine: str = "auto",
-             sink: Callable[[str], None] = print, user: str | None = None) -> RunResult:
+             sink: Callable[[str], None] = print, user: str | None = None,
+             properties: Mapping[str, str] | None = None) -> RunResult:
     """Run step ``step``'s command (``xnat-commands/<step>.json``) on ``target``.
 
     With ``engine="auto"`` the step's image runs when an engine and the image are
@@ -216,4 +230,5 @@ def run_step(step: str, archive: Archive, target: str, wrapper: str | None = Non
 
     command = check_command(load_command(find_command_file(step)))
     with open_engine(engine, command.image, sink) as chosen:
-        return run_command(command, archive, target, wrapper, params, chosen, sink=sink, user=user)
+        return run_command(command, archive, target, wrapper, params, chosen, sink=sink, user=user,
+                           properties=properties)

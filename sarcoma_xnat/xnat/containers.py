@@ -167,8 +167,25 @@ class ContainersApi:
                 return record
         return None
 
+    def workflow(self, workflow_id: str) -> dict[str, Any] | None:
+        """Return a launch's workflow (``status``, ``details``), or None when XNAT has none.
+
+        xnat-web ``src/main/java/org/nrg/xapi/rest/workflow/WorkflowApi.java``
+        (``GET /xapi/workflows/{workflowId}``).
+        """
+        try:
+            return dict(self._json("GET", f"/xapi/workflows/{workflow_id}") or {})
+        except XnatError:
+            return None
+
     def wait(self, report: dict[str, Any], timeout: float = 600.0, poll: float = 2.0) -> dict[str, Any]:
-        """Poll until a launched container reaches a terminal status; return its record."""
+        """Poll until a launched container reaches a terminal status; return its record.
+
+        A launch that fails before a container exists (command resolution, e.g. a
+        secret whose system property is not set) leaves only its workflow ``Failed (...)``
+        (container-service ``services/impl/ContainerServiceImpl.java``
+        ``consumeResolveCommandAndLaunchContainer``): that raises with the workflow's details.
+        """
         deadline = time.monotonic() + timeout
         while True:
             if report.get("container-id"):
@@ -177,6 +194,10 @@ class ContainersApi:
                 record = self.find_by_workflow(str(report.get("workflow-id")))
             if record is not None and is_terminal(record.get("status")):
                 return record
+            flow = self.workflow(str(report.get("workflow-id"))) if record is None else None
+            if flow is not None and str(flow.get("status", "")).startswith(("Failed", "Killed")):
+                raise ContainerError(f"launch {report.get('workflow-id')} {flow.get('status')}: "
+                                     f"{flow.get('details') or 'no container was made'}")
             if time.monotonic() > deadline:
                 state = record.get("status") if record else "queued"
                 raise ContainerError(f"container for workflow {report.get('workflow-id')} still "

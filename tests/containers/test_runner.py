@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ from sarcoma_xnat.containers.engines import InProcessEngine
 from sarcoma_xnat.containers.finalize import store_outputs
 from sarcoma_xnat.containers.resolve import resolve
 from sarcoma_xnat.containers.runner import run_command
-from sarcoma_xnat.errors import ContainerError
+from sarcoma_xnat.errors import ConfigurationError, ContainerError
 from sarcoma_xnat.steps.base import stage_session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,25 +31,91 @@ def _archive_state(archive: LocalArchive) -> dict[str, bytes]:
     return _tree(archive.root)
 
 
-def test_deid_scan_in_process_stores_what_the_cli_writes(small_cohort: Any, tmp_path: Path) -> None:
+class _Recorder:
+    """An engine that keeps the launch it is asked for and exits with ``code``."""
+
+    name = "recorder"
+
+    def __init__(self, code: int = 0) -> None:
+        self.code, self.spec = code, None
+
+    def run(self, spec, sink) -> int:
+        self.spec = spec
+        sink("step output")
+        return self.code
+
+
+def test_deid_secret_reaches_only_the_container_environment(small_cohort: Any) -> None:
+    """CS 3.3+ secrets: the system property's value goes into the container's environment
+    (ContainerPropertiesWithSecretValues), not into the command line, log or result."""
     archive, manifest = small_cohort
     scan = manifest.sessions[0].child(scan="2")
-    result = run_command(load_command(ROOT / "xnat-commands" / "deid.json"), archive, scan.uri,
-                         "sarcoma-deid-scan", {"site_secret": SECRET}, InProcessEngine())
-    assert result.exit_code == 0 and [s.label for s in result.stored] == ["DEID"]
-    # the same step run by hand on the scan's DICOM, as a user would from a shell
-    archive.fetch_resource(scan, "DICOM", tmp_path / "dicom")
-    (tmp_path / "secret").write_text(SECRET)
-    rc = subprocess.run([sys.executable, "-m", "sarcoma_xnat.cli", "deid", "run", "--input",
-                         str(tmp_path / "dicom"), "--output", str(tmp_path / "out"),
-                         "--secret-file", str(tmp_path / "secret")], capture_output=True).returncode
-    assert rc == 0
-    stored = _tree(archive.resource_path(scan, "DEID"))
-    by_hand = _tree(tmp_path / "out")
-    dicom = sorted(k for k in by_hand if k.endswith(".dcm"))
-    assert len(dicom) == len(archive.resource(scan, "DICOM").files)
-    assert {k: stored[k] for k in dicom} == {k: by_hand[k] for k in dicom}
-    assert sorted(stored) == sorted(by_hand)
+    command = load_command(ROOT / "xnat-commands" / "deid.json")
+    lines: list[str] = []
+    engine = _Recorder()
+    result = run_command(command, archive, scan.uri, "sarcoma-deid-scan", {"study_project": "STUDY"},
+                         engine, sink=lines.append,
+                         properties={"sarcoma.xnat.site-secret": SECRET})
+    assert engine.spec.environment["SARCOMA_XNAT_SITE_SECRET"] == SECRET
+    assert engine.spec.command_line == "sarcoma-xnat deid import --input /input --project STUDY"
+    assert [m[1] for m in engine.spec.mounts] == ["/input"] and result.stored == []
+    assert SECRET not in repr(result) and SECRET not in "\n".join(lines)
+    assert "SARCOMA_XNAT_SITE_SECRET" not in result.resolved.environment
+    failing = _Recorder(3)
+    with pytest.raises(ContainerError) as info:
+        run_command(command, archive, scan.uri, "sarcoma-deid-scan", {"study_project": "STUDY"},
+                    failing, properties={"sarcoma.xnat.site-secret": SECRET})
+    assert SECRET not in str(info.value)
+
+
+def test_deid_without_the_system_property_does_not_launch(small_cohort: Any) -> None:
+    archive, manifest = small_cohort
+    engine = _Recorder()
+    with pytest.raises(ConfigurationError, match=r'Could not resolve secret .*"sarcoma.xnat.site-secret"'
+                                                 r'.*--secret sarcoma.xnat.site-secret=FILE'):
+        run_command(load_command(ROOT / "xnat-commands" / "deid.json"), archive,
+                    manifest.sessions[0].uri, "sarcoma-deid-session", {"study_project": "STUDY"},
+                    engine, properties={})
+    assert engine.spec is None
+
+
+def test_run_cli_takes_secrets_from_files_and_refuses_the_old_param(
+        small_cohort: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import sarcoma_xnat.containers.runner as runner
+
+    archive, manifest = small_cohort
+    session = manifest.sessions[0].uri
+    key = tmp_path / "site.key"
+    key.write_text(SECRET + "\n")
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(runner, "run_command", lambda *a, **k: seen.update(k) or runner.RunResult("x", 0))
+    monkeypatch.delenv("SARCOMA_XNAT_SITE_SECRET", raising=False)
+    base = ["run", "--engine", "inprocess", "--command", "deid", "--archive", str(archive.root),
+            "--wrapper", "sarcoma-deid-session", "--target", session, "--param", "study_project=S"]
+    assert main([*base, "--secret", f"sarcoma.xnat.site-secret={key}"]) == 0
+    assert seen["properties"] == {"sarcoma.xnat.site-secret": SECRET}
+    assert main([*base, "--secret-file", str(key)]) == 0
+    assert seen["properties"] == {"sarcoma.xnat.site-secret": SECRET}
+    monkeypatch.setenv("SARCOMA_XNAT_SITE_SECRET", SECRET)
+    assert main(base) == 0
+    assert seen["properties"] == {"sarcoma.xnat.site-secret": SECRET}
+    monkeypatch.undo()
+    capsys.readouterr()
+    code = main([*base, "--param", f"site_secret={SECRET}", "--secret-file", str(key)])
+    out = capsys.readouterr()
+    assert code != 0
+    assert "no longer a parameter" in out.err and "-Dsarcoma.xnat.site-secret" in out.err
+    assert "--secret sarcoma.xnat.site-secret=FILE" in out.err
+    assert SECRET not in out.out + out.err
+
+
+def test_an_input_may_not_name_a_secret_destination(small_cohort: Any) -> None:
+    """CommandResolutionServiceImpl.ensureInputsDoNotUseSecrets."""
+    archive, manifest = small_cohort
+    with pytest.raises(ConfigurationError, match="refers to secret destination"):
+        resolve(load_command(ROOT / "xnat-commands" / "deid.json"), archive,
+                manifest.sessions[0].uri, "sarcoma-deid-session",
+                {"study_project": "S", "prefix": "$SARCOMA_XNAT_SITE_SECRET"})
 
 
 def test_preprocess_session_in_process_stores_the_step_output(small_cohort: Any, tmp_path: Path) -> None:
@@ -79,24 +143,25 @@ def test_non_zero_exit_stores_nothing(small_cohort: Any) -> None:
     session = manifest.sessions[0]
     before = _archive_state(archive)
     with pytest.raises(ContainerError, match="exited with status 2; nothing was stored") as info:
-        run_command(load_command(ROOT / "xnat-commands" / "deid.json"), archive, session.uri,
-                    "sarcoma-deid-session", {"site_secret": "too-short"}, InProcessEngine())
-    assert "too short" in str(info.value)  # the log tail says why
+        run_command(load_command(ROOT / "xnat-commands" / "preprocess.json"), archive, session.uri,
+                    "sarcoma-preprocess-session", {"size": "1.5"}, InProcessEngine())
+    assert "invalid int value: '1.5'" in str(info.value)  # the log tail says why
     assert _archive_state(archive) == before
-    code = main(["run", "--engine", "inprocess", "--command", "deid", "--archive", str(archive.root),
-                 "--wrapper", "sarcoma-deid-session", "--target", session.uri,
-                 "--param", "site_secret=too-short"])
+    code = main(["run", "--engine", "inprocess", "--command", "preprocess", "--archive",
+                 str(archive.root), "--wrapper", "sarcoma-preprocess-session", "--target",
+                 session.uri, "--param", "size=1.5"])
     assert code != 0 and _archive_state(archive) == before
 
 
 def test_missing_required_output_stores_nothing(small_cohort: Any) -> None:
     archive, manifest = small_cohort
-    command = load_command(ROOT / "xnat-commands" / "deid.json")
+    command = load_command(ROOT / "xnat-commands" / "preprocess.json")
+    command.data["outputs"][0]["required"] = True
     command.data["command-line"] = "sarcoma-xnat --version"  # exits 0, writes nothing
     before = _archive_state(archive)
-    with pytest.raises(ContainerError, match="required output 'deid_dicom' is empty"):
-        run_command(command, archive, manifest.sessions[0].uri, "sarcoma-deid-session",
-                    {"site_secret": SECRET}, InProcessEngine())
+    with pytest.raises(ContainerError, match="required output 'preprocessed' is empty"):
+        run_command(command, archive, manifest.sessions[0].uri, "sarcoma-preprocess-session",
+                    {}, InProcessEngine())
     assert _archive_state(archive) == before
 
 

@@ -4,10 +4,14 @@ Skipped cleanly unless ``SARCOMA_XNAT_LIVE_URL``/``_USER``/``_PASS`` are set (se
 ``live`` fixture for the one command that runs it). The server needs the suite's
 images on its docker host (``sarcoma-xnat images build``), the Event Service enabled,
 and a scratch project (``SARCOMA_XNAT_LIVE_PROJECT``, default ``SXTEST``) the user owns.
+The deid launch imports into a study project (``SARCOMA_XNAT_LIVE_STUDY_PROJECT``, default
+the scratch project's ID + ``S``; made when missing) and needs the site secret as XNAT's
+JVM system property (``-Dsarcoma.xnat.site-secret=...``, Container Service 3.3+).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -77,7 +81,12 @@ def test_launch_each_command(live, commands, cohort, wrapper):
     _installed(live, commands)
     root = _wrapper(commands, wrapper)["external-inputs"][0]["name"]
     session_id = live.client.objects.accession_id(cohort)
-    params = {"site_secret": "live-tier-secret-0123456789"} if "deid" in wrapper else {}
+    params = {}
+    if "deid" in wrapper:  # the secret comes from the server's -Dsarcoma.xnat.site-secret
+        study = os.environ.get("SARCOMA_XNAT_LIVE_STUDY_PROJECT", f"{live.project}S")
+        if not live.client.objects.exists(ObjectRef(study)):
+            live.client.objects.create(ObjectRef(study), "xnat:projectData")
+        params = {"study_project": study}
     report = live.client.containers.launch(_installed_wrapper_id(live, wrapper), root,
                                            f"/archive/experiments/{session_id}",
                                            project=live.project, **params)

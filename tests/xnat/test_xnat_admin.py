@@ -42,7 +42,7 @@ def test_install_enable_launch_wait_logs(emulator, client, commands):
     assert client.containers.is_enabled(cid, wrapper["name"], "P")
     report = client.containers.launch(wrapper["id"], "session", value, project="P")
     record = client.containers.wait(report, timeout=30, poll=0.05)
-    assert record["status"] == "Complete" and record["environment-variables"]["XNAT_PASS"] == "******"
+    assert record["status"] == "Complete" and record["env"]["XNAT_PASS"] == "******"
     assert client.containers.logs(record["id"]) == "ran sarcoma-preprocess-session"
     assert seen[0].value == value and seen[0].env["XNAT_HOST"] == emulator.url
     assert seen[0].env["XNAT_USER"] not in emulator.tokens  # token invalidated at finalisation

@@ -8,6 +8,19 @@ They are run by ``emu.launcher`` (default: the package's local runner with the
 in-process engine, on the emulator's own archive, as XNAT mounts its archive; the
 runner mounts archive folders with their catalogs and makes output mounts
 owner-writable only, as ``CommandResolutionServiceImpl`` does).
+
+Command ``secrets`` are resolved from ``emu.system_properties``, the model of XNAT's
+JVM system properties (``-Dname=value``): container-service
+``src/main/java/org/nrg/containers/secrets/SystemPropertySecretSource.java`` reads
+``System.getProperty(identifier)``. A property that is not set fails command
+resolution (``secrets/ResolvedSecret.java`` ``WithValue``; ``CommandResolutionServiceImpl.resolveSecrets``):
+``ContainerServiceImpl.consumeResolveCommandAndLaunchContainer`` then marks the
+launch's workflow ``Failed (Command resolution)`` and no container is made. A value
+reaches only the container's environment (``secrets/ContainerPropertiesWithSecretValues.java``);
+container records show the ordinary ``env`` (``model/container/auto/Container.java``,
+``XNAT_PASS`` scrubbed by ``rest/ContainerRestApi.java``) and the ``secrets``
+declarations, never a value (``ResolvedSecret`` serialises as ``Secret``). Workflows
+are read at ``/xapi/workflows/{id}`` (xnat-web ``src/main/java/org/nrg/xapi/rest/workflow/WorkflowApi.java``).
 """
 
 from __future__ import annotations
@@ -35,6 +48,8 @@ class LaunchContext:
     value: str
     params: dict[str, str]
     env: dict[str, str] = field(default_factory=dict)
+    #: XNAT's JVM system properties, where the command's secrets come from
+    properties: dict[str, str] = field(default_factory=dict)
 
 
 Launcher = Callable[[LaunchContext], tuple[int, str]]
@@ -53,7 +68,8 @@ def runner_launcher(ctx: LaunchContext) -> tuple[int, str]:
     lines: list[str] = []
     try:
         run_command(load_command(ctx.command), ctx.emulator.archive, ctx.value,
-                    ctx.wrapper["name"], ctx.params, InProcessEngine(), ctx.env, lines.append)
+                    ctx.wrapper["name"], ctx.params, InProcessEngine(), ctx.env, lines.append,
+                    properties=ctx.properties)
     except SarcomaXnatError as exc:
         lines.append(f"ERROR: {exc}")
         return 1, "\n".join(lines)
@@ -69,11 +85,26 @@ def _public(entry: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _unresolved_secret(command: dict[str, Any], properties: dict[str, str]) -> str | None:
+    """Return CS's failure message for the first secret without a value, else None."""
+    for secret in command.get("secrets") or []:
+        source, dest = secret.get("source") or {}, secret.get("destination") or {}
+        if source.get("type") == "system-property" and source.get("identifier") in properties:
+            continue  # SystemPropertySecretSource.ValueObtainer: System.getProperty
+        # Secret.toString / SystemPropertySecretSource.toString / EnvironmentVariableSecretDestination.toString
+        text = (f'Secret{{source=SystemProperty{{"{source.get("identifier")}"}}, '
+                f'destination=EnvironmentVariable{{name="{dest.get("identifier")}"}}}}')
+        return ("Submitted data does not match command resolution requirements. "
+                f"Could not resolve secret {text}")
+    return None
+
+
 def register(emu: XnatEmulator) -> None:
     """Add the Container Service routes."""
     cs: dict[str, Any] = {"commands": {}, "site": set(), "project": set(), "containers": {},
-                          "next": 1, "images": {}}
+                          "next": 1, "images": {}, "workflows": {}}
     emu.cs = cs  # type: ignore[attr-defined]
+    emu.system_properties = {}  # type: ignore[attr-defined]  # XNAT's JVM -D properties
     emu.launcher = runner_launcher  # type: ignore[attr-defined]
     emu.launch_pool = ThreadPoolExecutor(max_workers=LAUNCH_WORKERS,  # type: ignore[attr-defined]
                                          thread_name_prefix="cs-launch")
@@ -210,20 +241,30 @@ def register(emu: XnatEmulator) -> None:
                     "message": f"Wrapper {wname} is not enabled" + (f" for project {project}" if project else "")}
         wrapper = next(w for w in entry["json"]["xnat"] if w["name"] == wname)
         value = params.get(root, "")
+        workflow = str(next_id() + 100000)
+        flow = {"wrk_workflowData_id": workflow, "ID": value, "ExternalID": project,
+                "pipeline_name": wname, "status": "Queued", "details": "", "comments": ""}
+        cs["workflows"][workflow] = flow
+        properties = dict(emu.system_properties)  # type: ignore[attr-defined]
+        failure = _unresolved_secret(entry["json"], properties)
+        if failure is not None:  # resolution fails on the queue: workflow only, no container
+            flow.update(status="Failed (Command resolution)", details=failure)
+            return {**base, "status": "success", "workflow-id": workflow}
         alias, secret = emu.issue_token(user or "admin")
         ctx = LaunchContext(emu, entry["json"], wrapper, project, root, value,
                             {k: v for k, v in params.items() if k != root},
-                            {"XNAT_HOST": emu.url, "XNAT_USER": alias, "XNAT_PASS": secret})
+                            {"XNAT_HOST": emu.url, "XNAT_USER": alias, "XNAT_PASS": secret},
+                            properties)
         db_id = next_id()
-        workflow = str(next_id() + 100000)
         record = {"id": db_id, "container-id": uuid.uuid4().hex, "status": "Created",
                   "workflow-id": workflow, "command-id": entry["id"], "wrapper-id": wid,
                   "project": project, "user-id": user, "exit-code": None,
-                  "environment-variables": {"XNAT_HOST": emu.url, "XNAT_USER": alias,
-                                            "XNAT_PASS": "******"},
+                  "env": {"XNAT_HOST": emu.url, "XNAT_USER": alias, "XNAT_PASS": "******"},
+                  "secrets": json.loads(json.dumps(entry["json"].get("secrets") or [])),
                   "history": [{"status": "Created", "time-recorded": int(time.time() * 1000)}],
                   "logs": {"stdout": "", "stderr": ""}}
         cs["containers"][db_id] = record
+        flow["comments"] = record["container-id"]
         emu.launch_pool.submit(_run, emu, record, ctx, alias)
         return {**base, "status": "success", "workflow-id": workflow}
 
@@ -246,6 +287,9 @@ def register(emu: XnatEmulator) -> None:
     emu.route("GET", r"/xapi/containers/([^/]+)", lambda r, m: _container(cs, m.group(1)))
     emu.route("GET", r"/xapi/containers/([^/]+)/logs/(stdout|stderr)",
               lambda r, m: _logs(cs, m.group(1), m.group(2)))
+    emu.route("GET", r"/xapi/workflows/([^/]+)", lambda r, m: (
+        Response.json(cs["workflows"][m.group(1)]) if m.group(1) in cs["workflows"]
+        else Response.error(404, f"No workflow {m.group(1)}")))
 
 
 def _show(record: dict[str, Any]) -> dict[str, Any]:
@@ -273,8 +317,10 @@ def _logs(cs: dict[str, Any], key: str, stream: str) -> Response:
 
 def _run(emu: XnatEmulator, record: dict[str, Any], ctx: LaunchContext, alias: str) -> None:
     """Run one queued launch and finalise its record (the token dies with the container)."""
+    flow = emu.cs["workflows"].get(record["workflow-id"], {})  # type: ignore[attr-defined]
+
     def status(value: str, message: str = "") -> None:
-        record["status"] = value
+        record["status"] = flow["status"] = value  # the workflow follows its container
         record["history"].append({"status": value, "message": message,
                                   "time-recorded": int(time.time() * 1000)})
 
