@@ -24,7 +24,8 @@ KEY_CHECKS = {
 }
 
 # skips allowed in the code, each with its reason written next to it in the HCL
-ALLOWED_SKIPS = {"CKV_AWS_18", "CKV_AWS_143", "CKV_AWS_144", "CKV_AWS_145", "CKV2_AWS_57"}
+# CKV2_AWS_38/39 (DNSSEC, query logging): public-zone features, skipped on the private zone only
+ALLOWED_SKIPS = {"CKV_AWS_18", "CKV_AWS_143", "CKV_AWS_144", "CKV_AWS_145", "CKV2_AWS_38", "CKV2_AWS_39", "CKV2_AWS_57"}
 
 
 def _scan(checkov, target_args, cwd):

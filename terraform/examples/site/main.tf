@@ -114,6 +114,8 @@ module "xnat" {
 module "container_service" {
   source                 = "../../modules/container_service"
   name                   = var.name
+  account_id             = var.account_id
+  images                 = var.step_images
   region                 = var.region
   vpc_id                 = module.network.vpc_id
   subnet_id              = module.network.app_subnet_ids[0]

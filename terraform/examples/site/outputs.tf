@@ -47,3 +47,8 @@ output "xnat_instance_id" {
   description = "Instance ID of the XNAT host (SSM Session Manager)."
   value       = module.xnat.instance_id
 }
+
+output "ecr_repository_urls" {
+  description = "ECR repository of each step image: push the pinned tags there before the Docker host boots (or re-run sarcoma-pull-images on it)."
+  value       = { for n, r in module.container_service.ecr_repositories : n => r.url }
+}

@@ -138,6 +138,16 @@ variable "xnat_instance_type" {
   default     = "m6i.xlarge"
 }
 
+variable "step_images" {
+  description = "Step images (ECR repository name as in xnat-commands/*.json -> pinned tag); one ECR repository each, pulled by the Docker host at boot."
+  type        = map(string)
+  default = {
+    "sarcoma-xnat/deid"       = "0.1.0"
+    "sarcoma-xnat/preprocess" = "0.1.0"
+    "sarcoma-xnat/prognosis"  = "0.1.0"
+  }
+}
+
 variable "xnat_admin_user" {
   description = "Login of the named XNAT administrator that replaces the default 'admin' (its password is generated into the secret xnat_admin_secret_arn)."
   type        = string

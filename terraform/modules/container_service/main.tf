@@ -10,6 +10,43 @@ locals {
     data_path      = var.data_path
     efs_id         = var.efs_id
     tls_secret_arn = aws_secretsmanager_secret.docker_tls.arn
+    registry       = local.registry
+    images         = var.images
+  })
+  registry = "${var.account_id}.dkr.ecr.${var.region}.amazonaws.com"
+}
+
+# ------------------------------------------------------------------ step images (ECR)
+# One repository per step image, named as the command JSON names the image (sarcoma-xnat/deid, ...):
+# tags are immutable, every push is scanned, layers are encrypted with the data key. The Docker
+# host pulls the pinned tags at every boot and tags them with the names the commands use.
+resource "aws_ecr_repository" "step" {
+  for_each             = var.images
+  name                 = each.key
+  image_tag_mutability = "IMMUTABLE"
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  encryption_configuration {
+    encryption_type = "KMS"
+    kms_key         = var.kms_key_arn
+  }
+
+  tags = var.tags
+}
+
+resource "aws_ecr_lifecycle_policy" "step" {
+  for_each   = aws_ecr_repository.step
+  repository = each.value.name
+  policy = jsonencode({
+    rules = [{
+      rulePriority = 1
+      description  = "Drop untagged layers after 14 days (tagged, pinned images are kept)"
+      selection    = { tagStatus = "untagged", countType = "sinceImagePushed", countUnit = "days", countNumber = 14 }
+      action       = { type = "expire" }
+    }]
   })
 }
 
@@ -122,6 +159,18 @@ resource "aws_iam_role_policy" "docker" {
         Effect   = "Allow"
         Action   = ["secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret"]
         Resource = [aws_secretsmanager_secret.docker_tls.arn]
+      },
+      {
+        Sid      = "EcrLogin"
+        Effect   = "Allow"
+        Action   = ["ecr:GetAuthorizationToken"]
+        Resource = ["*"]
+      },
+      {
+        Sid      = "PullStepImages"
+        Effect   = "Allow"
+        Action   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
+        Resource = [for r in aws_ecr_repository.step : r.arn]
       },
       {
         Sid      = "EncryptTlsBundle"

@@ -22,3 +22,13 @@ output "user_data" {
   description = "Rendered user-data of the Docker host (no secret in it)."
   value       = local.user_data
 }
+
+output "ecr_repositories" {
+  description = "Each step image's ECR repository: url (push the pinned tag there), tag_mutability, scan_on_push, encryption."
+  value = { for n, r in aws_ecr_repository.step : n => {
+    url            = r.repository_url
+    tag_mutability = r.image_tag_mutability
+    scan_on_push   = r.image_scanning_configuration[0].scan_on_push
+    encryption     = r.encryption_configuration[0].encryption_type
+  } }
+}

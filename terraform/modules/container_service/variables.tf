@@ -1,3 +1,13 @@
+variable "account_id" {
+  description = "AWS account ID (12 digits), for the ECR registry address."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.account_id))
+    error_message = "account_id must be a 12-digit AWS account ID."
+  }
+}
+
 variable "ami_id" {
   description = "AMI of the Docker host: Amazon Linux 2023 (x86_64), or a GPU image built from it."
   type        = string
@@ -32,6 +42,22 @@ variable "efs_id" {
 variable "efs_security_group_id" {
   description = "Security group of the EFS mount targets; this module adds the NFS rule from the Docker host to it."
   type        = string
+}
+
+variable "images" {
+  description = "Step images: ECR repository name (as in the command JSON's image, without the tag) -> pinned tag. The Docker host pulls each at boot."
+  type        = map(string)
+  default = {
+    "sarcoma-xnat/deid"       = "0.1.0"
+    "sarcoma-xnat/preprocess" = "0.1.0"
+    "sarcoma-xnat/prognosis"  = "0.1.0"
+  }
+
+  validation {
+    condition = alltrue([for n, t in var.images :
+    can(regex("^[a-z0-9][a-z0-9._/-]{1,200}$", n)) && can(regex("^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$", t)) && t != "latest"])
+    error_message = "images maps ECR repository names to explicit tags (never latest)."
+  }
 }
 
 variable "instance_type" {

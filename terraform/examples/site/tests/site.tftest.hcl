@@ -132,6 +132,26 @@ run "site_applies_with_mocks" {
   }
 }
 
+run "step_images_in_ecr" {
+  command = plan
+
+  assert {
+    condition = alltrue([for r in values(module.container_service.ecr_repositories) :
+    r.tag_mutability == "IMMUTABLE" && r.scan_on_push && r.encryption == "KMS"])
+    error_message = "Every step image repository must be immutable, scanned on push and KMS-encrypted."
+  }
+
+  assert {
+    condition     = toset(keys(module.container_service.ecr_repositories)) == toset(["sarcoma-xnat/deid", "sarcoma-xnat/preprocess", "sarcoma-xnat/prognosis"])
+    error_message = "There must be one repository per step image of xnat-commands/."
+  }
+
+  assert {
+    condition     = strcontains(module.container_service.user_data, "docker pull -q \"111122223333.dkr.ecr.eu-west-2.amazonaws.com/sarcoma-xnat/preprocess:0.1.0\"") && strcontains(module.container_service.user_data, "docker tag \"111122223333.dkr.ecr.eu-west-2.amazonaws.com/sarcoma-xnat/preprocess:0.1.0\" \"sarcoma-xnat/preprocess:0.1.0\"")
+    error_message = "The Docker host must pull each pinned tag from ECR and tag it as the command JSON names it."
+  }
+}
+
 run "kit_from_secrets_manager" {
   command = apply
 
