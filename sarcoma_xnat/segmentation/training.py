@@ -66,6 +66,13 @@ def _crop(case: Case, roi: Sequence[int], rng: np.random.Generator) -> tuple[np.
     return np.ascontiguousarray(xc), np.ascontiguousarray(yc)
 
 
+def _fit(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    out = np.zeros(shape, mask.dtype)
+    common = tuple(slice(0, min(a, b)) for a, b in zip(mask.shape, shape))
+    out[common] = mask[common]
+    return out
+
+
 def train(cases: Sequence[Case], epochs: int = 40, start: Bundle | None = None,
           lr: float = 2e-3, crops_per_case: int = 2, batch_size: int = 4, seed: int = 0,
           device: str = "cpu", shuffle_masks: bool = False,
@@ -93,8 +100,8 @@ def train(cases: Sequence[Case], epochs: int = 40, start: Bundle | None = None,
         network = UNet(**{k: v for k, v in net_def.items() if k != "_target_"})
     network.to(device).train()
     masks = [c.mask for c in cases]
-    if shuffle_masks:
-        masks = masks[1:] + masks[:1]
+    if shuffle_masks:  # another case's mask, cut or padded to this case's shape
+        masks = [_fit(m, c.mask.shape) for m, c in zip(masks[1:] + masks[:1], cases)]
     data = [Case(c.session, c.channels, m, c.spacing_zyx) for c, m in zip(cases, masks)]
     roi = [int(v) for v in inference["roi_size"]]
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
