@@ -75,6 +75,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "fl provision": ("fl provision --server fl.example.org --sites site-1 site-2 --output ./kits",),
     "fl client": ("fl client --kit ./site-1 --site site-1 --project SARC01",),
     "fl server": ("fl server --kit ./server --archive ./validation --project SARCOMA",),
+    "fl submit": ("fl submit --kit ./lead@coordinating-centre.org --clients 2 --rounds 5",),
+    "fl status": ("fl status --kit ./lead@coordinating-centre.org --job JOB_ID",),
+    "fl export": ("fl export --kit ./lead@coordinating-centre.org --job JOB_ID "
+                  "--server-data ./validation:SARCOMA --output model.pt",),
 }
 
 

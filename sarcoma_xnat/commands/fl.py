@@ -1,4 +1,4 @@
-"""``sarcoma-xnat fl simulate|poc|provision|client|server``: federated training with NVIDIA FLARE."""
+"""``sarcoma-xnat fl simulate|poc|provision|client|server|submit|status|export``: federated training with NVIDIA FLARE."""
 
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ def _site(text: str) -> tuple[str, str, str]:
     return name, archive, project
 
 
+def _admin_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kit", type=Path, required=True, help="an admin startup kit folder (e.g. lead@...)")
+    p.add_argument("--user", help="admin user name (default: the kit folder's name)")
+
+
 def _job_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--site", type=_site, action="append", default=[], metavar="NAME=ARCHIVE:PROJECT",
                    help="a client site and its data (repeat); ARCHIVE is a folder or 'xnat'")
@@ -26,6 +31,10 @@ def _job_args(p: argparse.ArgumentParser) -> None:
                    help="instead of --site/--server-data: make synthetic sites of N subjects each")
     p.add_argument("--output", "--workspace", dest="workspace", type=Path, required=True,
                    help="run folder: new, empty or a previous run folder, outside the sites' data")
+    _training_args(p)
+
+
+def _training_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rounds", type=int, default=3, help="federated rounds")
     p.add_argument("--mode", choices=("multimodal", "clinical", "image"), default="multimodal", help="which inputs the network uses")
     p.add_argument("--preset", choices=("tiny", "small", "densenet121"), default="tiny", help="image network size (densenet121 wants a GPU)")
@@ -37,7 +46,14 @@ def _job_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--merge-weight", type=float, default=0.5, help="weight of an accepted update")
     p.add_argument("--max-drop", type=float, default=0.02,
                    help="largest tolerated drop of the server's validation C-index")
-    p.add_argument("--fedbn", action="store_true", help="keep batch-norm statistics at the sites")
+    p.add_argument("--min-responses", type=int, default=0, metavar="N",
+                   help="a round goes on with N site results; the others are left out of the round "
+                        "(0: every site)")
+    p.add_argument("--round-timeout", type=float, default=0.0, metavar="SECONDS",
+                   help="how long a round waits for the sites' results (0: no limit)")
+    p.add_argument("--fedbn", action=argparse.BooleanOptionalAction, default=True,
+                   help="keep batch-norm statistics at the sites (FedBN; --no-fedbn sends them, "
+                        "and they reveal each site's cohort means)")
     p.add_argument("--blend", action="store_true",
                    help="train with gradient blending at the sites (off by default)")
     p.add_argument("--dp-clip", type=float, default=0.0,
@@ -62,6 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     v.add_argument("--project-file", type=Path, help="NVFlare project.yml (see --sample)")
     v.add_argument("--sample", type=Path, metavar="FILE", help="write a sample project.yml for the study")
     v.add_argument("--server", default="fl.example.org", help="server FQDN for --sample")
+    v.add_argument("--port", type=int, default=8002, help="the server's single port for --sample")
     v.add_argument("--sites", nargs="+", default=["site-1", "site-2", "site-3"], help="site (client) names")
     v.add_argument("--output", "--workspace", dest="workspace", type=Path, default=Path("nvflare-kits"),
                    help="folder for the startup kits")
@@ -87,6 +104,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--resource", default="PREPROCESSED", help="preprocess resource label")
     r.add_argument("--dry-run", action="store_true", help="check and write the config; start nothing")
     r.set_defaults(_run=run_server)
+    u = sub.add_parser("submit", help="submit the gated job to a provisioned server with an admin kit",
+                       description="Export the job for these settings and submit it through "
+                                   "NVFlare's FLARE API with the admin startup kit (mutual TLS).")
+    _admin_args(u)
+    u.add_argument("--clients", type=int, required=True, metavar="N",
+                   help="number of client sites the job is for")
+    _training_args(u)
+    u.set_defaults(_run=run_submit)
+    t = sub.add_parser("status", help="jobs, connected sites and, for a finished job, the gate's decisions")
+    _admin_args(t)
+    t.add_argument("--job", help="job id (from fl submit)")
+    t.set_defaults(_run=run_status)
+    e = sub.add_parser("export", help="wait for a job and turn its global model into model.pt",
+                       description="Download the job's result with the admin kit and write the "
+                                   "suite's model.pt; baselines are fitted on the server's data.")
+    _admin_args(e)
+    e.add_argument("--job", required=True, help="job id (from fl submit)")
+    e.add_argument("--server-data", required=True, metavar="ARCHIVE:PROJECT",
+                   help="the coordinating centre's curated data (folder or 'xnat') for the baselines")
+    e.add_argument("--output", type=Path, default=Path("model.pt"), help="where to write model.pt")
+    e.add_argument("--timeout", type=float, default=0.0, help="seconds to wait for the job (0: no limit)")
+    e.set_defaults(_run=run_export)
 
 
 def _settings(args: argparse.Namespace):
@@ -96,7 +135,8 @@ def _settings(args: argparse.Namespace):
                       clinical_hidden=args.clinical_hidden,
                       image_size=args.image_size, local_epochs=args.local_epochs, lr=args.lr,
                       merge_weight=args.merge_weight, max_drop=args.max_drop, fedbn=args.fedbn,
-                      blend=args.blend, dp_clip=args.dp_clip, dp_noise=args.dp_noise)
+                      blend=args.blend, dp_clip=args.dp_clip, dp_noise=args.dp_noise,
+                      min_responses=args.min_responses, round_timeout=args.round_timeout)
 
 
 def _check_workspace(args: argparse.Namespace, kind: str) -> None:
@@ -111,6 +151,7 @@ def _check_workspace(args: argparse.Namespace, kind: str) -> None:
         args.workspace, "--workspace", inputs,
         own=lambda f: is_own_folder(f) or (f / "site-config.json").is_file())
     mark_own_folder(workspace, kind)
+    args.workspace = workspace  # absolute: NVFlare's processes run in other folders
 
 
 def _sites(args: argparse.Namespace, n_default: int):
@@ -174,7 +215,7 @@ def run_provision(args: argparse.Namespace) -> int:
     from sarcoma_xnat.fl.provision import provision, write_sample_project
 
     if args.sample:
-        write_sample_project(args.sample, args.server, args.sites)
+        write_sample_project(args.sample, args.server, args.sites, port=args.port)
         print(f"wrote {args.sample}; edit it, then: sarcoma-xnat fl provision --project-file {args.sample}")
         if not args.project_file:
             return 0
@@ -215,3 +256,50 @@ def run_server(args: argparse.Namespace) -> int:
     from sarcoma_xnat.fl.deploy import prepare_server
 
     return _launch(prepare_server(args.kit, args.archive, args.project, args.resource), args.dry_run)
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    """Submit the gated job to a provisioned server with an admin kit."""
+    from sarcoma_xnat.fl.admin import submit_job
+
+    settings = _settings(args)
+    settings.num_clients = args.clients
+    job_id = submit_job(args.kit, settings, args.user)
+    print(f"submitted job {job_id}; follow it with: sarcoma-xnat fl status --kit {args.kit} --job {job_id}")
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """Print the jobs, the connected sites and a finished job's gate decisions."""
+    import time
+
+    from sarcoma_xnat.fl.admin import job_status
+
+    info = job_status(args.kit, args.job, args.user)
+    for job in info["jobs"]:
+        print(f"job {job['job_id']}  {job['name']}  {job['status']}  submitted {job['submit_time']}")
+    for site in info["sites"]:
+        seen = site["last_contact"]
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seen)) if seen else "unknown"
+        print(f"site {site['name']}: last contact {when}")
+    if "job" in info:
+        print(f"job {info['job']['job_id']}: {info['job']['status']}")
+    for rec in info.get("gate", []):
+        for d in rec["decisions"]:
+            print(f"round {rec['round']}: {d['site']} {'accepted' if d['accepted'] else 'REJECTED'}: "
+                  f"{d['reason']}")
+        print(f"round {rec['round']}: merged {rec['merged']}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Wait for a job, download its result and write ``model.pt``."""
+    from sarcoma_xnat.fl.admin import export_job
+    from sarcoma_xnat.fl.site import SiteConfig
+
+    archive, project = args.server_data.rsplit(":", 1)
+    archive = archive if archive == "xnat" else str(Path(archive).resolve())
+    out = export_job(args.kit, args.job, SiteConfig("server", archive, project), args.output,
+                     args.user, args.timeout)
+    print(f"model for 'sarcoma-xnat prognosis --model': {out}")
+    return 0

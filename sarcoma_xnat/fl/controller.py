@@ -62,12 +62,21 @@ class GatedFedAvg(ModelController):
         The sites keep their batch-norm statistics (FedBN) and send updates without them;
         the global model's statistics are used in their place. Without it, an update
         lacking them is rejected like any other incomplete update.
+    min_responses : int
+        A round goes on with this many results (0: every site); the others are dropped
+        from the round, so one slow, offline or refusing site does not stall the study.
+    round_timeout : float
+        Seconds a round waits for results (0: no limit); after it the round goes on with
+        what arrived if that is at least ``min_responses``.
+    settings : dict, optional
+        The run's settings, written to ``fl_settings.json`` beside the gate log.
     """
 
     def __init__(self, network: dict, num_clients: int = 2, num_rounds: int = 2,
                  merge_weight: float = 0.5, max_drop: float = 0.02, image_size: int = 32,
                  validation_site: str = "server", persistor_id: str = "persistor",
-                 task_name: str = "train", fedbn: bool = False) -> None:
+                 task_name: str = "train", fedbn: bool = True, min_responses: int = 0,
+                 round_timeout: float = 0.0, settings: dict | None = None) -> None:
         super().__init__(persistor_id=persistor_id)
         self.network = network
         self.num_clients = num_clients
@@ -78,6 +87,9 @@ class GatedFedAvg(ModelController):
         self.validation_site = validation_site
         self.task_name = task_name
         self.fedbn = fedbn  # attribute named as the argument: NVFlare's job export reads it back
+        self.min_responses = min_responses
+        self.round_timeout = round_timeout
+        self.settings = settings  # the run's FLSettings, written for ``fl export``
 
     def _scorer(self) -> Any:
         import torch
@@ -113,12 +125,20 @@ class GatedFedAvg(ModelController):
         model = self.load_model()
         model.start_round, model.total_rounds = 0, self.num_rounds
         log_path = os.path.join(self.get_run_dir(), "gate_log.json")
+        with open(os.path.join(self.get_run_dir(), "fl_settings.json"), "w") as fh:
+            json.dump({"network": self.network, "settings": self.settings or {}}, fh, indent=2)
         records: list[dict] = []
         for round_ in range(self.num_rounds):
             self.info(f"Round {round_} started.")
             model.current_round = round_
-            results = self.send_model_and_wait(task_name=self.task_name, data=model,
-                                               targets=self.sample_clients(self.num_clients))
+            # NVFlare's ModelController: the round ends with min_responses results, or at the
+            # timeout; results of sites that failed or refused are not among them
+            results = self.send_model_and_wait(
+                task_name=self.task_name, data=model, targets=self.sample_clients(self.num_clients),
+                min_responses=self.min_responses or self.num_clients, timeout=int(self.round_timeout))
+            results = [r for r in results if r.params or r.metrics]
+            self.info(f"round {round_}: {len(results)} results from "
+                      f"{sorted(r.meta.get('client_name', '?') for r in results)}")
             updates = [(r.meta.get("client_name", "?"), full_weights(model.params, r, local_keys),
                         float(r.meta.get("NUM_STEPS_CURRENT_ROUND", 1.0))) for r in results]
             new_params, record = gate.step(round_, model.params, updates)

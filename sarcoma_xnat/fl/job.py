@@ -6,7 +6,8 @@ holds training settings only; each site reads its data location from its own
 configuration (:mod:`sarcoma_xnat.fl.site`). With ``dp_clip > 0`` every client's task
 results pass :class:`~sarcoma_xnat.fl.privacy.GaussianDPFilter` (an NVFlare task-result
 filter) and the client sends the difference to the received model for it to clip.
-With ``fedbn`` the sites keep their batch-norm statistics (they never send them) and the
+Every client's last task-result filter is the outbound gate
+(:class:`~sarcoma_xnat.fl.outbound.OutboundGate`). With ``fedbn`` (the default) the sites keep their batch-norm statistics (they never send them) and the
 server fills them from the global model (:class:`~sarcoma_xnat.fl.controller.GatedFedAvg`).
 """
 
@@ -30,6 +31,8 @@ __all__ = ["FLSettings", "SurvivalFedRecipe"]
 #: job's ``custom/`` folder, because the client finds the script there by that name
 CLIENT_SCRIPT = Path(__file__).with_name("flare_client.py")
 #: the tasks a client can be given (ClientAPIExecutor's defaults); the DP filter covers them all
+#: the package every participant has installed; NVFlare must not copy it into the job
+APP_PACKAGE = "sarcoma_xnat"
 CLIENT_TASKS = (AppConstants.TASK_TRAIN, AppConstants.TASK_VALIDATION, AppConstants.TASK_SUBMIT_MODEL)
 
 
@@ -41,7 +44,9 @@ class FLSettings:
     clipped to ``dp_clip``, Gaussian noise of std ``dp_noise · dp_clip``; no privacy
     accounting); ``dp_noise`` without ``dp_clip`` is a configuration error. ``blend``
     turns on gradient blending in local training (off by default, as in ``model train``);
-    ``fedbn`` keeps batch-norm statistics at the sites.
+    ``fedbn`` (on by default) keeps batch-norm statistics at the sites: their running
+    means and variances are functions of the site's cohort (with one batch per round the
+    exact cohort means of all clinical features can be solved from one update).
     """
 
     name: str = "sarcoma-survival"
@@ -55,12 +60,14 @@ class FLSettings:
     batch_size: int = 16
     lr: float = 1e-3
     blend: bool = False
-    fedbn: bool = False
+    fedbn: bool = True
     dp_clip: float = 0.0
     dp_noise: float = 0.0
     merge_weight: float = 0.5
     max_drop: float = 0.02
     threads: int = 1
+    min_responses: int = 0
+    round_timeout: float = 0.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -89,8 +96,8 @@ class FLSettings:
                 "--threads", str(self.threads)]
         if self.blend:
             args.append("--blend")
-        if self.fedbn:
-            args.append("--fedbn")
+        if not self.fedbn:  # the client keeps batch-norm statistics local unless told
+            args.append("--no-fedbn")
         if self.dp_clip > 0:  # the DP filter clips a difference; its settings stay in the filter
             args.append("--send-diff")
         return " ".join(args)  # NVFlare splits script arguments on whitespace
@@ -107,19 +114,27 @@ class SurvivalFedRecipe(Recipe):
         from nvflare.app_opt.pt.job_config.model import PTModel
 
         from sarcoma_xnat.fl.controller import GatedFedAvg
+        from sarcoma_xnat.fl.outbound import OutboundGate
         from sarcoma_xnat.fl.privacy import GaussianDPFilter
         from sarcoma_xnat.models.networks import MultimodalSurvivalNet
 
         settings.validate()
         self.settings = settings
         network = settings.network_args()
-        job = BaseFedJob(name=settings.name, min_clients=settings.num_clients,
+        job = BaseFedJob(name=settings.name,
+                         min_clients=min(settings.min_responses or settings.num_clients,
+                                         settings.num_clients),
                          key_metric="c_index", key_metric_mode="max")
+        # Every participant runs the installed sarcoma_xnat (same version): without this
+        # NVFlare copies the package modules the client script imports into custom/ without
+        # their __init__ files, and that partial namespace copy shadows an editable install.
+        job.set_app_packages([APP_PACKAGE])
         job.to_server(PTModel(model=MultimodalSurvivalNet(**network)), id="persistor")
         controller = GatedFedAvg(network=network, num_clients=settings.num_clients,
                                  num_rounds=settings.num_rounds, merge_weight=settings.merge_weight,
                                  max_drop=settings.max_drop, image_size=settings.image_size,
-                                 fedbn=settings.fedbn)
+                                 fedbn=settings.fedbn, min_responses=settings.min_responses,
+                                 round_timeout=settings.round_timeout, settings=settings.to_dict())
         job.to_server(controller)
         # The script is shipped in custom/ and named by its file name: NVFlare's ScriptRunner
         # writes an absolute path into the client config, which exists only where the job was
@@ -128,9 +143,12 @@ class SurvivalFedRecipe(Recipe):
                                          task_script_args=settings.client_args(),
                                          params_exchange_format="numpy"), tasks=["*"])
         job.to_clients(str(CLIENT_SCRIPT))
+        # task names, not "*": NVFlare 2.9 matches filter chains by exact task name only
+        tasks = [controller.task_name, *(t for t in CLIENT_TASKS if t != controller.task_name)]
         if settings.dp_clip > 0:
-            # task names, not "*": NVFlare 2.9 matches filter chains by exact task name only
-            tasks = [controller.task_name, *(t for t in CLIENT_TASKS if t != controller.task_name)]
             job.to_clients(GaussianDPFilter(clip=settings.dp_clip, noise_multiplier=settings.dp_noise),
                            filter_type=FilterType.TASK_RESULT, tasks=tasks)
+        # last in the chain: it sees exactly what leaves the site
+        job.to_clients(OutboundGate(network=network, fedbn=settings.fedbn),
+                       filter_type=FilterType.TASK_RESULT, tasks=tasks)
         Recipe.__init__(self, job)

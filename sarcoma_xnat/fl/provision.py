@@ -15,12 +15,19 @@ def _org(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name)
 
 
-def sample_project(server: str, sites: list[str], project: str = "sarcoma-ai") -> str:
+#: the communication scheme the study requires (NVFlare 2.7+ provisions http by default)
+SCHEME = "grpc"
+
+
+def sample_project(server: str, sites: list[str], project: str = "sarcoma-ai", port: int = 8002) -> str:
     """Return an NVFlare ``project.yml`` (api_version 3) for a server and hospital sites.
 
     Each hospital is its own organisation, so the default authorisation lets its
     org admin manage only its own site; the study lead may submit jobs (with custom
-    code, ``byoc``) everywhere.
+    code, ``byoc``) everywhere. Every connection is gRPC (:data:`SCHEME`) over mutual TLS
+    (``connection_security: mtls``) on the server's single port ``port``. The root CA and
+    the certificates are valid 360 days (NVFlare's ``CertBuilder`` default); renew by
+    provisioning again and replacing every kit before they expire.
     """
     if not sites:
         raise ConfigurationError("a project needs at least one client site")
@@ -33,7 +40,8 @@ def sample_project(server: str, sites: list[str], project: str = "sarcoma-ai") -
         f"  - name: {server}",
         "    type: server",
         "    org: coordinating_centre",
-        "    fed_learn_port: 8002",
+        f"    fed_learn_port: {port}",
+        "    connection_security: mtls",
     ]
     for site in sites:
         lines += [f"  - name: {site}", "    type: client", f"    org: {_org(site)}"]
@@ -60,6 +68,7 @@ def sample_project(server: str, sites: list[str], project: str = "sarcoma-ai") -
         "  - path: nvflare.lighter.impl.static_file.StaticFileBuilder",
         "    args:",
         "      config_folder: config",
+        f"      scheme: {SCHEME}",
         "  - path: nvflare.lighter.impl.cert.CertBuilder",
         "  - path: nvflare.lighter.impl.signature.SignatureBuilder",
         "",
@@ -67,11 +76,11 @@ def sample_project(server: str, sites: list[str], project: str = "sarcoma-ai") -
     return "\n".join(lines)
 
 
-def write_sample_project(path: Path, server: str, sites: list[str]) -> Path:
+def write_sample_project(path: Path, server: str, sites: list[str], port: int = 8002) -> Path:
     """Write :func:`sample_project` to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(sample_project(server, sites))
+    path.write_text(sample_project(server, sites, port=port))
     return path
 
 
@@ -91,4 +100,9 @@ def provision(project_file: Path, workspace: Path) -> list[Path]:
     prods = sorted(workspace.glob("*/prod_*"))
     if not prods:
         raise ModelError(f"nvflare provision wrote no prod_NN folder under {workspace}")
-    return sorted(p for p in prods[-1].iterdir() if (p / "startup").is_dir())
+    from sarcoma_xnat.fl.admin import secure_kit
+
+    kits = sorted(p for p in prods[-1].iterdir() if (p / "startup").is_dir())
+    for kit in kits:  # private keys 0600, kit folders 0700
+        secure_kit(kit)
+    return kits

@@ -6,16 +6,16 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from sarcoma_xnat.errors import ModelError
-from sarcoma_xnat.fl.deploy import package_pythonpath
 from sarcoma_xnat.fl.job import FLSettings, SurvivalFedRecipe
 from sarcoma_xnat.fl.site import ENV_CONFIG, SERVER_SITE, SiteConfig, write_site_config
 
-__all__ = ["FLResult", "collect", "run_poc", "simulate"]
+__all__ = ["FLResult", "collect", "keep_logs", "run_poc", "simulate"]
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,36 @@ def _export(result: FLResult, settings: FLSettings, server: SiteConfig, out: Pat
     return result
 
 
+def _absolute(site: SiteConfig, name: str | None = None) -> SiteConfig:
+    """Return ``site`` with an absolute archive folder (the sites' processes run elsewhere)."""
+    archive = site.archive if site.archive == "xnat" else str(Path(site.archive).resolve())
+    return replace(site, site=name or site.site, archive=archive)
+
+
 def _site_file(workspace: Path, sites: list[SiteConfig], server: SiteConfig) -> Path:
-    server = SiteConfig(SERVER_SITE, server.archive, server.project, server.resource)
-    return write_site_config(workspace / "site-config.json", [*sites, server])
+    return write_site_config(workspace / "site-config.json",
+                             [*(_absolute(s) for s in sites), _absolute(server, SERVER_SITE)])
+
+
+#: file names of NVFlare's logs (per participant and per job) kept after a POC run
+_LOG_NAMES = ("log.txt", "error_log.txt", "log.json", "log_error.txt", "log_fl.txt")
+
+
+def keep_logs(source: Path, dest: Path) -> Path:
+    """Copy every NVFlare log file under ``source`` to ``dest`` (same relative paths); return ``dest``.
+
+    POC mode's workspace (startup kits, job folders) is deleted after a run; the logs an
+    error message points to must survive it.
+    """
+    source, dest = Path(source), Path(dest)
+    shutil.rmtree(dest, ignore_errors=True)
+    if source.is_dir():
+        for path in source.rglob("*"):
+            if path.is_file() and path.name in _LOG_NAMES:
+                target = dest / path.relative_to(source)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
+    return dest
 
 
 def _check_status(job: str, status: str | None, logs: str, where: Path) -> None:
@@ -107,23 +134,36 @@ def run_poc(settings: FLSettings, sites: list[SiteConfig], server: SiteConfig, w
     workspace.mkdir(parents=True, exist_ok=True)
     settings.num_clients = len(sites)
     os.environ[ENV_CONFIG] = str(_site_file(workspace, sites, server))
-    os.environ["NVFLARE_POC_WORKSPACE"] = str(workspace / "poc")
-    os.environ["PYTHONPATH"] = package_pythonpath(os.environ.get("PYTHONPATH"))  # for the processes
+    poc_root, logs = workspace / "poc", workspace / "logs"
+    os.environ["NVFLARE_POC_WORKSPACE"] = str(poc_root)
+    # the kits' start scripts run "python3": this interpreter's, also when not activated
+    bindir = str(Path(sys.executable).parent)
+    os.environ["PATH"] = os.pathsep.join(p for p in (bindir, os.environ.get("PATH")) if p)
     recipe = SurvivalFedRecipe(settings)
     env = PocEnv(num_clients=len(sites), clients=[s.site for s in sites])
-    run = recipe.execute(env)
+    where = (f"the logs are kept in {logs}: the server's {logs / 'server' / 'log.txt'}, "
+             + ", ".join(f"{s.site}'s {logs / s.site / 'log.txt'}" for s in sites))
     try:
+        run = recipe.execute(env)
         result_dir = run.get_result(timeout=timeout, clean_up=False)
         if not result_dir:
-            raise ModelError(f"POC job did not finish within {timeout:.0f} s (status {run.get_status()})")
+            raise ModelError(f"POC job did not finish within {timeout:.0f} s "
+                             f"(status {run.get_status()}); {where}", file=str(logs))
         keep = workspace / "result"
         shutil.rmtree(keep, ignore_errors=True)
         shutil.copytree(result_dir, keep)
-        _check_status("the POC job", run.get_status(),
-                      f"the server log is in {keep} and the sites' logs under {workspace / 'poc'}", keep)
+        _check_status("the POC job", run.get_status(), where, logs)
         return _export(collect(keep), settings, server, workspace / "model.pt")
     finally:
         try:
-            env.stop(clean_up=True)
+            env.stop(clean_up=False)  # stop the processes; the workspace goes after its logs
         except Exception as exc:  # stopping POC must not hide the run's own error
             log.warning("stopping POC failed: %s", exc)
+        keep_logs(_poc_prod_dir(poc_root), logs)
+        shutil.rmtree(poc_root, ignore_errors=True)
+
+
+def _poc_prod_dir(poc_root: Path) -> Path:
+    """Return the folder of the POC participants (``<poc>/<project>/prod_00``), or ``poc_root``."""
+    prods = sorted(Path(poc_root).glob("*/prod_*"))
+    return prods[-1] if prods else Path(poc_root)

@@ -5,7 +5,7 @@ everything else lives here so that it can be tested without NVFlare. With
 ``--send-diff`` (set by the job when differential privacy is on) the trainer returns the
 difference to the received model, which NVFlare's task-result filter
 (:class:`~sarcoma_xnat.fl.privacy.GaussianDPFilter`) clips and noises before it leaves
-the site. With ``--fedbn`` the batch-norm running statistics stay at the site: received
+the site. With ``--fedbn`` the batch-norm running statistics stay at the site (the default): received
 ones are ignored and none are sent (the server fills them from its global model).
 """
 
@@ -40,8 +40,9 @@ def parse_client_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--blend", action="store_true",
                    help="gradient blending in local training (multimodal only; off by default)")
-    p.add_argument("--fedbn", action="store_true",
-                   help="keep batch-norm statistics local: ignore received ones, never send them")
+    p.add_argument("--fedbn", action=argparse.BooleanOptionalAction, default=True,
+                   help="keep batch-norm statistics local: ignore received ones, never send them "
+                        "(default; --no-fedbn sends them, and they reveal the cohort's means)")
     p.add_argument("--send-diff", action="store_true",
                    help="send the difference to the received model (for the DP task-result filter)")
     p.add_argument("--threads", type=int, default=1)

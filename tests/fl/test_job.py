@@ -44,7 +44,8 @@ def test_dp_filter_is_a_task_result_filter_on_every_client(tmp_path: Path) -> No
     (entry,) = config["task_result_filters"]
     # named tasks: NVFlare 2.9 does not expand "*" for filter chains (it would never run)
     assert sorted(entry["tasks"]) == ["submit_model", "train", "validate"]
-    (dp,) = entry["filters"]
+    dp, gate = entry["filters"]  # the DP filter, then the outbound gate sees what is sent
+    assert gate["path"] == "sarcoma_xnat.fl.outbound.OutboundGate"
     assert dp["path"] == "sarcoma_xnat.fl.privacy.GaussianDPFilter"
     assert dp["args"] == {"clip": 2.0, "noise_multiplier": 0.5}
     assert not config["task_data_filters"]
@@ -52,7 +53,8 @@ def test_dp_filter_is_a_task_result_filter_on_every_client(tmp_path: Path) -> No
     assert "--send-diff" in args and not any(a.startswith("--dp") for a in args)
 
     plain = _client_config(FLSettings(mode="clinical"), tmp_path / "plain")
-    assert not plain["task_result_filters"]
+    (entry,) = plain["task_result_filters"]  # the outbound gate only
+    assert [f["path"] for f in entry["filters"]] == ["sarcoma_xnat.fl.outbound.OutboundGate"]
     assert "--send-diff" not in plain["executors"][0]["executor"]["args"]["task_script_args"]
 
 
@@ -94,13 +96,13 @@ def test_fedbn_reaches_the_server_and_blending_is_opt_in(tmp_path: Path) -> None
     from sarcoma_xnat.fl.controller import GatedFedAvg
     from sarcoma_xnat.fl.job import FLSettings
 
-    assert FLSettings().blend is False and FLSettings().fedbn is False
+    assert FLSettings().blend is False and FLSettings().fedbn is True
     plain = FLSettings(mode="clinical")
-    assert "--blend" not in plain.client_args().split() and "--fedbn" not in plain.client_args().split()
-    assert not _server_controller(plain, tmp_path / "plain").get("fedbn", False)
-    assert GatedFedAvg(network={}).fedbn is False
+    assert "--blend" not in plain.client_args().split() and "--no-fedbn" not in plain.client_args().split()
+    assert _server_controller(plain, tmp_path / "plain").get("fedbn", True) is True
+    assert GatedFedAvg(network={}).fedbn is True
 
-    settings = FLSettings(mode="clinical", fedbn=True, blend=True)
+    settings = FLSettings(mode="clinical", fedbn=False, blend=True)
     args = settings.client_args().split()
-    assert "--blend" in args and "--fedbn" in args and "--no-blend" not in args
-    assert _server_controller(settings, tmp_path / "fedbn")["fedbn"] is True
+    assert "--blend" in args and "--no-fedbn" in args and "--no-blend" not in args
+    assert _server_controller(settings, tmp_path / "shared")["fedbn"] is False

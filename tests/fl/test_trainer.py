@@ -53,7 +53,8 @@ def test_send_diff_returns_the_difference_to_the_received_model(curated_site: Lo
     from sarcoma_xnat.models.training import get_weights
 
     config = SiteConfig("site-1", str(curated_site.root), "SITEA")
-    args = parse_client_args(["--mode", "clinical", "--send-diff", "--batch-size", "12"])
+    # --no-fedbn: the integer counters travel too, and must survive the difference exactly
+    args = parse_client_args(["--mode", "clinical", "--send-diff", "--batch-size", "12", "--no-fedbn"])
     trainer = SiteTrainer("site-1", args, config)
     received = get_weights(trainer.model)
     diff, steps = trainer.train(received)
@@ -102,7 +103,8 @@ def test_fedbn_site_never_sends_its_bn_statistics(curated_site: LocalArchive, se
     for key in sent:
         np.testing.assert_allclose(rebuilt[key], local[key], rtol=0, atol=1e-6)
     # without FedBN the statistics travel with the rest
-    plain = SiteTrainer("site-1", parse_client_args([a for a in argv if a != "--fedbn"]), config)
+    plain = SiteTrainer("site-1", parse_client_args([a if a != "--fedbn" else "--no-fedbn" for a in argv]),
+                        config)
     assert set(plain.train(received)[0]) == set(received)
     assert plain.shared(received).keys() == received.keys()
 
