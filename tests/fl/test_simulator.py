@@ -34,7 +34,10 @@ def test_simulated_federation_with_poisoned_client(tmp_path: Path, capsys) -> No
     make_site(tmp_path / "s", "VALID", 30, seed=13)
     sites = [SiteConfig("site-1", str(tmp_path / "a"), "SITEA"),
              SiteConfig("site-2", str(tmp_path / "b"), "SITEB", debug_poison="nan")]
-    settings = FLSettings(num_rounds=2, local_epochs=2, batch_size=12, lr=3e-3, max_drop=0.5)
+    # --no-fedbn: the exported weights are then exactly the federation's (FedBN re-estimates
+    # the statistics; see the next test)
+    settings = FLSettings(num_rounds=2, local_epochs=2, batch_size=12, lr=3e-3, max_drop=0.5,
+                          fedbn=False)
     result = simulate(settings, sites, SiteConfig("server", str(tmp_path / "s"), "VALID"),
                       tmp_path / "ws")
 
