@@ -30,6 +30,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "deid": ("deid run --input ./export --output ./deid --secret-file /etc/sarcoma/site.key",),
     "deid run": ("deid run --input ./export --output ./deid --secret-file /etc/sarcoma/site.key",
                  "SARCOMA_XNAT_SITE_SECRET=… deid run --input ./export --output ./deid --prefix SXN"),
+    "deid check": ("deid check ./export ./deid",),
     "deid import": ("deid import --input /input --project SARC01_STUDY --secret-file /run/secrets/site.key",),
     "deid verify": ("deid verify --secret-file site.key --patient-id 12345678",
                     "deid verify --pseudonym SXNC0376JDDK8 --linkage linkage.jsonl"),
