@@ -73,11 +73,18 @@ def _print_report(report: dict) -> None:
 
 
 def _check_paths(args: argparse.Namespace) -> None:
-    """Check --archive and --out before the cohort is loaded (minutes of work)."""
-    from sarcoma_xnat.paths import check_archive, check_output_folder, mark_own_folder
+    """Check --archive and --output before the cohort is loaded (minutes of work); create nothing."""
+    from sarcoma_xnat.paths import check_archive, check_output_folder
 
     archive = None if args.archive == "xnat" else check_archive(args.archive, "--archive")
-    mark_own_folder(check_output_folder(args.out, "--out", {"--archive": archive}), "model")
+    check_output_folder(args.out, "--output", {"--archive": archive})
+
+
+def _claim_output(args: argparse.Namespace) -> None:
+    """Create the output folder, marked as the suite's own, once there is something to write."""
+    from sarcoma_xnat.paths import mark_own_folder
+
+    mark_own_folder(args.out, "model")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -114,7 +121,7 @@ def run_train(args: argparse.Namespace) -> int:
     trained = train_model(cohort.data.subset(train_idx), args.preset, args.mode, config,
                           args.image_size, args.clinical_hidden, ensemble=args.ensemble)
     trained.meta.update(project=args.project, train_sessions=[cohort.sessions[i] for i in train_idx])
-    args.out.mkdir(parents=True, exist_ok=True)
+    _claim_output(args)
     save_checkpoint(args.out / "model.pt", trained.model, trained.meta)
     report = evaluate_model(trained, cohort.data.subset(test_idx), args.out, args.bootstrap,
                             seed=args.seed)
@@ -143,6 +150,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     model, meta = load_checkpoint(args.model)
     cohort = load_cohort(open_archive(args.archive), args.project, args.resource,
                          image_size=None if meta["mode"] == "clinical" else meta["image_size"])
+    _claim_output(args)
     report = evaluate_model(TrainedModel(model, meta), cohort.data, args.out, args.bootstrap)
     (args.out / "skipped.json").write_text(json.dumps(cohort.skipped, indent=2) + "\n")
     print(f"evaluated on {len(cohort.sessions)} sessions ({len(cohort.skipped)} skipped); "
