@@ -100,8 +100,10 @@ def ingest_folder(source: str | os.PathLike[str], archive: Archive, project: str
     with tempfile.TemporaryDirectory(prefix="sarcoma-ingest-") as tmp:
         staging = Path(tmp)
         pending: dict[str, list[str]] = {}  # new study UID -> failures seen before its first file
-        for path in progress(files, desc="de-identifying"):
-            rel = path.relative_to(src).as_posix()
+        for index, path in enumerate(progress(files, desc="de-identifying"), 1):
+            # named by its position among the sorted input files: export folders and file
+            # names may carry the patient's name, so the input path never reaches a message
+            rel = f"#{index}"
             try:
                 ds = read_dicom(path, rel)
                 for keyword in ("StudyInstanceUID", "SeriesInstanceUID"):
