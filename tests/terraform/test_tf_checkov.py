@@ -21,11 +21,16 @@ KEY_CHECKS = {
     "CKV2_AWS_11", "CKV2_AWS_12",  # flow logs, default SG closed
     "CKV_AWS_24", "CKV_AWS_260", "CKV_AWS_382",  # no open SSH/HTTP ingress, no open egress
     "CKV_AWS_23",  # every rule described
+    "CKV_AWS_67", "CKV_AWS_36", "CKV_AWS_35", "CKV_AWS_252", "CKV2_AWS_10",  # CloudTrail: all regions, validation, KMS, SNS, CloudWatch
+    "CKV2_AWS_45", "CKV2_AWS_48",  # AWS Config records every supported resource
+    "CKV_AWS_26",  # SNS topics encrypted
 }
 
 # skips allowed in the code, each with its reason written next to it in the HCL
 # CKV2_AWS_38/39 (DNSSEC, query logging): public-zone features, skipped on the private zone only
-ALLOWED_SKIPS = {"CKV_AWS_18", "CKV_AWS_143", "CKV_AWS_144", "CKV_AWS_145", "CKV2_AWS_38", "CKV2_AWS_39", "CKV2_AWS_57"}
+# CKV2_AWS_3 (GuardDuty organization configuration): only the org's delegated administrator can set it
+ALLOWED_SKIPS = {"CKV_AWS_18", "CKV_AWS_143", "CKV_AWS_144", "CKV_AWS_145", "CKV2_AWS_3", "CKV2_AWS_38", "CKV2_AWS_39",
+                 "CKV2_AWS_57"}
 
 
 def _scan(checkov, target_args, cwd):

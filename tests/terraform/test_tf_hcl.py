@@ -18,7 +18,8 @@ from tfhelpers import (
     unsafe_instances,
 )
 
-MODULES = ["network", "kms", "xnat", "container_service", "nvflare_client", "dicom_bucket", "nvflare_server"]
+MODULES = ["network", "kms", "xnat", "container_service", "nvflare_client", "dicom_bucket", "nvflare_server",
+           "security_baseline"]
 
 
 def _files(tree, folder: Path):
@@ -164,14 +165,30 @@ def test_load_balancer_is_https_only(tf_tree):
 
 def test_buckets_are_private_versioned_and_tls_only(tf_tree):
     pab = [b for _p, _t, _n, b in resources(tf_tree, "aws_s3_bucket_public_access_block")]
-    assert len(pab) == 2
+    assert len(pab) == 3  # data, access logs, audit (CloudTrail + Config)
     for body in pab:
         assert all(body[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"))
     policies = [b["policy"] for _p, _t, _n, b in resources(tf_tree, "aws_s3_bucket_policy")]
-    assert len(policies) == 2 and all("aws:SecureTransport" in p for p in policies)
+    assert len(policies) == 3 and all("aws:SecureTransport" in p for p in policies)
     sse = {n: b for _p, _t, n, b in resources(tf_tree, "aws_s3_bucket_server_side_encryption_configuration")}
     rule = sse["data"]["rule"][0]["apply_server_side_encryption_by_default"][0]
     assert rule["sse_algorithm"] == "aws:kms" and rule["kms_master_key_id"] == "${var.kms_key_arn}"
+
+
+def test_no_ssh_anywhere_and_every_host_has_session_logging(tf_tree):
+    # Session Manager replaces SSH: no key pair, no rule for port 22, and each root hands every
+    # instance to the security baseline (CloudWatch agent, alarms, session logging)
+    assert not list(resources(tf_tree, "aws_key_pair"))
+    assert all("key_name" not in body for _p, _t, _n, body in resources(tf_tree, "aws_instance"))
+    rules = [b for t in ("aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule")
+             for _p, _t, _n, b in resources(tf_tree, t)]
+    assert rules and not [r for r in rules if r.get("from_port") == 22 or r.get("to_port") == 22]
+    instances = {p.parent.name for p, _t, _n, _b in resources(tf_tree, "aws_instance")}
+    for root, expected in (("site", {"xnat", "container_service", "nvflare_client"}), ("central", {"nvflare_server"})):
+        [main] = [d for p, d in tf_tree.items() if p == TF_DIR / "examples" / root / "main.tf"]
+        modules = {name: body for name, body in iter_blocks(main, "module")}
+        hosts = str(modules["security_baseline"]["hosts"])
+        assert expected <= instances and all(f"module.{m}.role_name" in hosts for m in expected), (root, hosts)
 
 
 def test_user_data_templates_hold_no_secret():

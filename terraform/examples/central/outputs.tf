@@ -32,3 +32,26 @@ output "vpc_cidr" {
   description = "CIDR of the central VPC."
   value       = var.vpc_cidr
 }
+
+output "alert_topic_arn" {
+  description = "SNS topic of the central alarms and budget alerts."
+  value       = module.security_baseline.alert_topic_arn
+}
+
+output "fl_admin_console_policy_arn" {
+  description = "IAM policy to attach to the lead's role: SSM port forwarding to the FL server's admin port."
+  value       = aws_iam_policy.fl_admin_console.arn
+}
+
+output "transit_gateway_route_tables" {
+  description = "Hub (central VPC) and spoke (sites) route tables of the Transit Gateway."
+  value = {
+    hub    = aws_ec2_transit_gateway_route_table.hub.id
+    spokes = aws_ec2_transit_gateway_route_table.spokes.id
+  }
+}
+
+output "vpn_connections" {
+  description = "Site-to-Site VPN connection IDs of the on-prem sites (download each device configuration from the VPC console)."
+  value       = { for k, v in aws_vpn_connection.onprem : k => v.id }
+}

@@ -201,3 +201,62 @@ variable "validation_project" {
   type        = string
   default     = "VALIDATION"
 }
+
+# ------------------------------------------------------------------ security baseline
+variable "admin_cidrs" {
+  description = "Networks of the lead's NVFlare admin console that reach the server's admin port over the Transit Gateway (an on-prem VPN in onprem_sites). Leave empty to use SSM port forwarding only (policy output fl_admin_console_policy_arn)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.admin_cidrs : can(cidrnetmask(c)) && !contains(["0.0.0.0/0", "::/0"], c)])
+    error_message = "admin_cidrs must be IPv4 CIDR blocks and never the whole internet."
+  }
+}
+
+variable "alert_emails" {
+  description = "E-mail addresses for alarms (CPU, disk, FL server) and budget alerts."
+  type        = list(string)
+  default     = []
+}
+
+variable "enable_cloudtrail" {
+  description = "Create the multi-region CloudTrail trail (false when an organization trail already covers the account)."
+  type        = bool
+  default     = true
+}
+
+variable "enable_config" {
+  description = "Create the AWS Config recorder and rules (false when the account already has a recorder in this region)."
+  type        = bool
+  default     = true
+}
+
+variable "enable_guardduty" {
+  description = "Create the GuardDuty detector (false when the organization's delegated administrator enables it)."
+  type        = bool
+  default     = true
+}
+
+variable "monthly_budget_usd" {
+  description = "Monthly cost budget of the central account in USD (alerts at 80 % actual, 100 % forecast)."
+  type        = number
+  default     = 400
+}
+
+variable "onprem_sites" {
+  description = "Sites whose XNAT and NVFlare client run in their own data centre, joined by a Site-to-Site VPN to the Transit Gateway (spoke table): site name -> public IP and BGP ASN of its VPN device and the CIDR of its FL client network."
+  type = map(object({
+    public_ip = string
+    bgp_asn   = number
+    fl_cidr   = string
+  }))
+  default = {}
+
+  validation {
+    condition = alltrue([for s in values(var.onprem_sites) :
+      can(cidrnetmask("${s.public_ip}/32")) && can(cidrnetmask(s.fl_cidr)) && s.fl_cidr != "0.0.0.0/0"
+    ])
+    error_message = "onprem_sites need a public IPv4 address and an FL client CIDR (never 0.0.0.0/0)."
+  }
+}

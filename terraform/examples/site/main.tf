@@ -62,6 +62,11 @@ module "network" {
   data_subnet_cidrs    = slice(local.subnet, 6, 8)
   enable_nat_gateway   = true
   flow_log_kms_key_arn = local.logs_key_arn
+  # the hosts' AWS APIs without internet (host_internet_egress = false): ECR for the Docker host,
+  # monitoring for the CloudWatch agent and the FL client heartbeat
+  interface_endpoints      = ["ssm", "ssmmessages", "ec2messages", "secretsmanager", "kms", "logs", "monitoring", "ecr.api", "ecr.dkr"]
+  account_id               = var.account_id
+  s3_endpoint_bucket_names = [var.data_bucket_name]
 
   attach_transit_gateway = true
   transit_gateway_id     = var.transit_gateway_id
@@ -109,6 +114,10 @@ module "xnat" {
 
   docker_host_address   = module.container_service.private_ip
   docker_tls_secret_arn = module.container_service.tls_secret_arn
+
+  internet_egress             = var.host_internet_egress
+  s3_prefix_list_id           = module.network.s3_prefix_list_id
+  endpoints_security_group_id = module.network.endpoints_security_group_id
 }
 
 module "container_service" {
@@ -125,6 +134,10 @@ module "container_service" {
   efs_id                 = module.xnat.efs_id
   efs_security_group_id  = module.xnat.efs_security_group_id
   xnat_security_group_id = module.xnat.security_group_id
+
+  internet_egress             = var.host_internet_egress
+  s3_prefix_list_id           = module.network.s3_prefix_list_id
+  endpoints_security_group_id = module.network.endpoints_security_group_id
 }
 
 module "nvflare_client" {
@@ -149,4 +162,27 @@ module "nvflare_client" {
   startup_kit_s3_key          = var.startup_kit_secret_arn == null ? var.startup_kit_s3_key : null
   startup_kit_secret_arn      = var.startup_kit_secret_arn
   wheelhouse_prefix           = var.wheelhouse_prefix
+  privacy_policy              = var.nvflare_privacy_policy
+}
+
+module "security_baseline" {
+  source                 = "../../modules/security_baseline"
+  name                   = var.name
+  account_id             = var.account_id
+  region                 = var.region
+  audit_bucket_name      = "${var.data_bucket_name}-audit"
+  access_log_bucket      = module.dicom_bucket.log_bucket_id
+  data_event_bucket_arns = [module.dicom_bucket.bucket_arn]
+  alert_emails           = var.alert_emails
+  monthly_budget_usd     = var.monthly_budget_usd
+  enable_cloudtrail      = var.enable_cloudtrail
+  enable_config          = var.enable_config
+  enable_guardduty       = var.enable_guardduty
+  xnat_health            = module.xnat.health_check
+  fl_heartbeat_sites     = [var.nvflare_site_name]
+  hosts = {
+    xnat    = { instance_id = module.xnat.instance_id, role_name = module.xnat.role_name }
+    docker  = { instance_id = module.container_service.instance_id, role_name = module.container_service.role_name }
+    nvflare = { instance_id = module.nvflare_client.instance_id, role_name = module.nvflare_client.role_name }
+  }
 }

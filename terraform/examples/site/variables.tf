@@ -324,3 +324,46 @@ variable "logs_kms_key_arn" {
     error_message = "logs_kms_key_arn must be a KMS key ARN or null."
   }
 }
+
+# ------------------------------------------------------------------ security baseline and egress
+variable "alert_emails" {
+  description = "E-mail addresses for the site's alarms (CPU, disk, XNAT health check, FL client heartbeat) and budget alerts."
+  type        = list(string)
+  default     = []
+}
+
+variable "enable_cloudtrail" {
+  description = "Create the multi-region CloudTrail trail (false when an organization trail already covers the account)."
+  type        = bool
+  default     = true
+}
+
+variable "enable_config" {
+  description = "Create the AWS Config recorder and rules (false when the account already has a recorder in this region)."
+  type        = bool
+  default     = true
+}
+
+variable "enable_guardduty" {
+  description = "Create the GuardDuty detector (false when the organization's delegated administrator enables it)."
+  type        = bool
+  default     = true
+}
+
+variable "host_internet_egress" {
+  description = "Keep the XNAT and Docker hosts' HTTPS egress to the internet (0.0.0.0/0:443 through NAT). The first boot needs it for the XNAT, plugin and suite downloads; set false and re-apply once the bootstrap has finished: the hosts then reach only the VPC endpoints, S3 (study bucket and AWS package buckets) and each other."
+  type        = bool
+  default     = true
+}
+
+variable "monthly_budget_usd" {
+  description = "Monthly cost budget of the site account in USD (alerts at 80 % actual, 100 % forecast)."
+  type        = number
+  default     = 1500
+}
+
+variable "nvflare_privacy_policy" {
+  description = "The site's NVFlare privacy policy, written to the kit's local/privacy.json (object with scopes and default_scope), or null for none."
+  type        = any
+  default     = null
+}

@@ -76,12 +76,35 @@ resource "aws_vpc_security_group_ingress_rule" "docker_api_from_xnat" {
 }
 
 resource "aws_vpc_security_group_egress_rule" "docker_https" {
+  # the first boot downloads from the internet; set internet_egress = false afterwards
+  count             = var.internet_egress ? 1 : 0
   security_group_id = aws_security_group.docker.id
   description       = "HTTPS out through the NAT gateway: container images, OS packages, AWS APIs"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
   cidr_ipv4         = "0.0.0.0/0"
+}
+
+# after bootstrap (internet_egress = false) the host reaches AWS only through the VPC's endpoints:
+# S3 through the gateway endpoint (its policy admits only the study's buckets and AWS package
+# buckets), every other AWS API through the interface endpoints
+resource "aws_vpc_security_group_egress_rule" "docker_s3" {
+  security_group_id = aws_security_group.docker.id
+  description       = "HTTPS to S3 through the gateway endpoint (OS packages, ECR image layers)"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  prefix_list_id    = var.s3_prefix_list_id
+}
+
+resource "aws_vpc_security_group_egress_rule" "docker_endpoints" {
+  security_group_id            = aws_security_group.docker.id
+  description                  = "HTTPS to the interface endpoints (ECR, SSM, Secrets Manager, KMS, Logs)"
+  ip_protocol                  = "tcp"
+  from_port                    = 443
+  to_port                      = 443
+  referenced_security_group_id = var.endpoints_security_group_id
 }
 
 resource "aws_vpc_security_group_egress_rule" "docker_to_efs" {

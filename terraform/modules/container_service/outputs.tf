@@ -32,3 +32,17 @@ output "ecr_repositories" {
     encryption     = r.encryption_configuration[0].encryption_type
   } }
 }
+
+output "role_name" {
+  description = "IAM role of the Docker host (the security baseline adds the CloudWatch agent and session logging)."
+  value       = aws_iam_role.docker.name
+}
+
+output "egress" {
+  description = "Where the Docker host may send HTTPS (rule description -> CIDR, prefix list or security group)."
+  value = merge(
+    { for r in aws_vpc_security_group_egress_rule.docker_https : r.description => r.cidr_ipv4 },
+    { (aws_vpc_security_group_egress_rule.docker_s3.description) = aws_vpc_security_group_egress_rule.docker_s3.prefix_list_id },
+    { (aws_vpc_security_group_egress_rule.docker_endpoints.description) = aws_vpc_security_group_egress_rule.docker_endpoints.referenced_security_group_id },
+  )
+}

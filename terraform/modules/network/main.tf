@@ -116,7 +116,10 @@ resource "aws_ec2_transit_gateway_vpc_attachment" "this" {
   vpc_id             = aws_vpc.this.id
   subnet_ids         = [for key, s in local.subnets : aws_subnet.this[key].id if s.tier == "fl"]
   dns_support        = "enable"
-  tags               = merge(var.tags, { Name = var.name })
+  # only in the gateway owner's account: the hub attachment joins explicit route tables instead
+  transit_gateway_default_route_table_association = var.transit_gateway_default_route_tables
+  transit_gateway_default_route_table_propagation = var.transit_gateway_default_route_tables
+  tags                                            = merge(var.tags, { Name = var.name })
 }
 
 resource "aws_route" "fl_transit" {
@@ -129,11 +132,52 @@ resource "aws_route" "fl_transit" {
 }
 
 # ---------------------------------------------------------------- VPC endpoints
+locals {
+  s3_partition = startswith(var.region, "us-gov-") ? "aws-us-gov" : (startswith(var.region, "cn-") ? "aws-cn" : "aws")
+  # AWS-owned buckets the private hosts read through the gateway endpoint: Amazon Linux 2023
+  # package repositories, ECR image layers, and SSM agent / Distributor packages (AWS documentation:
+  # "Amazon Linux 2023 repositories", "Amazon ECR interface VPC endpoints - S3 gateway endpoint",
+  # "SSM Agent communications with AWS managed S3 buckets")
+  aws_owned_buckets = [
+    "al2023-repos-${var.region}-de612dc2",
+    "prod-${var.region}-starport-layer-bucket",
+    "amazon-ssm-${var.region}",
+    "amazon-ssm-packages-${var.region}",
+    "aws-ssm-${var.region}",
+    "aws-ssm-distributor-file-${var.region}",
+    "aws-ssm-document-attachments-${var.region}",
+    "${var.region}-birdwatcher-prod",
+  ]
+  s3_endpoint_policy = var.s3_endpoint_bucket_names == null ? null : jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "StudyBucketsOnly"
+        Effect    = "Allow"
+        Principal = { AWS = "*" }
+        Action    = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:ListBucket", "s3:GetBucketLocation", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+        Resource = flatten([for b in var.s3_endpoint_bucket_names : [
+          "arn:${local.s3_partition}:s3:::${b}", "arn:${local.s3_partition}:s3:::${b}/*",
+        ]])
+        Condition = { StringEquals = { "aws:PrincipalAccount" = var.account_id } }
+      },
+      {
+        Sid       = "AwsOwnedPackageBucketsReadOnly"
+        Effect    = "Allow"
+        Principal = { AWS = "*" }
+        Action    = ["s3:GetObject"]
+        Resource  = [for b in local.aws_owned_buckets : "arn:${local.s3_partition}:s3:::${b}/*"]
+      },
+    ]
+  })
+}
+
 resource "aws_vpc_endpoint" "s3" {
   vpc_id            = aws_vpc.this.id
   service_name      = "com.amazonaws.${var.region}.s3"
   vpc_endpoint_type = "Gateway"
   route_table_ids   = [for t in local.private_tiers : aws_route_table.private[t].id]
+  policy            = local.s3_endpoint_policy
   tags              = merge(var.tags, { Name = "${var.name}-s3" })
 }
 

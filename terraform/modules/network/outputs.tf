@@ -47,3 +47,8 @@ output "vpc_id" {
   description = "ID of the VPC."
   value       = aws_vpc.this.id
 }
+
+output "s3_endpoint_policy" {
+  description = "Policy of the S3 gateway endpoint (JSON; null when every bucket is allowed)."
+  value       = aws_vpc_endpoint.s3.policy
+}

@@ -1,3 +1,14 @@
+variable "account_id" {
+  description = "AWS account ID (12 digits) whose principals may use the S3 gateway endpoint on the study's buckets; needed when s3_endpoint_bucket_names is set."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.account_id == null || can(regex("^[0-9]{12}$", var.account_id))
+    error_message = "account_id must be a 12-digit AWS account ID."
+  }
+}
+
 variable "app_subnet_cidrs" {
   description = "CIDRs of the private application subnets (XNAT host, Container Service Docker host), one per availability zone. Their default route goes to the NAT gateway when enable_nat_gateway is true. Empty for a VPC without such hosts."
   type        = list(string)
@@ -136,6 +147,12 @@ variable "region" {
   }
 }
 
+variable "s3_endpoint_bucket_names" {
+  description = "The study's buckets that hosts may use through the S3 gateway endpoint (besides AWS-owned package and image-layer buckets, read-only). null leaves the endpoint open to every bucket."
+  type        = list(string)
+  default     = null
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)
@@ -151,6 +168,12 @@ variable "transit_gateway_id" {
     condition     = var.transit_gateway_id == null || can(regex("^tgw-[0-9a-f]{8,17}$", var.transit_gateway_id))
     error_message = "transit_gateway_id must look like tgw-0123456789abcdef0."
   }
+}
+
+variable "transit_gateway_default_route_tables" {
+  description = "Associate and propagate the attachment with the gateway's default route table. null in a site account (the owner decides); false for the hub attachment of a gateway whose route tables are explicit."
+  type        = bool
+  default     = null
 }
 
 variable "transit_gateway_routes" {

@@ -28,7 +28,24 @@ locals {
     fl_server_ip       = var.fl_server_ip
     xnat_project       = var.xnat_project
     xnat_reader_secret = var.xnat_reader_secret_arn
+    authorization_json = jsonencode(local.authorization)
+    privacy_json       = var.privacy_policy == null ? null : jsonencode(var.privacy_policy)
   })
+
+  # NVFlare federated authorization for this site (local/authorization.json): rights per role of
+  # the admin users' certificates; "o:site" = only users of this site's organisation
+  authorization = {
+    format_version = "1.0"
+    permissions = {
+      project_admin = var.authorization_lead_rights
+      lead          = var.authorization_lead_rights
+      org_admin = {
+        submit_job = "none", clone_job = "none", manage_job = "o:submitter", download_job = "o:submitter",
+        view       = "any", operate = "o:site", shell_commands = "o:site", byoc = "none"
+      }
+      member = { view = "any" }
+    }
+  }
 }
 
 # ------------------------------------------------------------------ network: egress only

@@ -22,3 +22,8 @@ output "user_data" {
   description = "Rendered user-data of the client (no secret in it)."
   value       = local.user_data
 }
+
+output "role_name" {
+  description = "IAM role of the client (the security baseline adds the CloudWatch agent and session logging)."
+  value       = aws_iam_role.client.name
+}

@@ -1,3 +1,23 @@
+variable "authorization_lead_rights" {
+  description = "NVFlare rights of the study lead (roles lead and project_admin) at this site, written to local/authorization.json. Default: submit and manage the study's jobs, no custom code (byoc), no shell commands, operate (abort, restart) only with a user of this site's organisation."
+  type        = map(string)
+  default = {
+    submit_job     = "any"
+    clone_job      = "n:submitter"
+    manage_job     = "n:submitter"
+    download_job   = "n:submitter"
+    view           = "any"
+    operate        = "o:site"
+    shell_commands = "none"
+    byoc           = "none"
+  }
+
+  validation {
+    condition     = alltrue([for k, v in var.authorization_lead_rights : can(regex("^(any|none|n:submitter|o:submitter|o:site)$", v))])
+    error_message = "Each right must be any, none, n:submitter, o:submitter or o:site."
+  }
+}
+
 variable "ami_id" {
   description = "AMI of the NVFlare client. The subnet has no internet: bake sarcoma-xnat[fl] into the image, or put wheels under wheelhouse_prefix in the data bucket."
   type        = string
@@ -89,6 +109,12 @@ variable "name" {
     condition     = can(regex("^[a-z][a-z0-9-]{1,19}$", var.name))
     error_message = "name must be 2-20 lowercase letters, digits or '-', starting with a letter."
   }
+}
+
+variable "privacy_policy" {
+  description = "The site's NVFlare privacy policy (local/privacy.json: scopes with task_result_filters / task_data_filters and default_scope), or null for none. See terraform/README.md for the suite's differential-privacy filter."
+  type        = any
+  default     = null
 }
 
 variable "region" {

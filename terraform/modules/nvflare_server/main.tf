@@ -10,7 +10,9 @@ locals {
     var.wheelhouse_prefix != null ? ["${var.artifact_bucket_arn}/${var.wheelhouse_prefix}*"] : [],
     ["${var.artifact_bucket_arn}/${var.validation_archive_prefix}*"],
   )
+  admin_port = var.fl_ports[length(var.fl_ports) - 1]
   user_data = templatefile("${path.module}/templates/user-data.sh.tftpl", {
+    state_prefix       = var.state_prefix
     region             = var.region
     bucket             = local.bucket_name
     kit_s3_key         = var.startup_kit_s3_key
@@ -38,6 +40,18 @@ resource "aws_vpc_security_group_ingress_rule" "fl" {
   from_port         = each.value.port
   to_port           = each.value.port
   cidr_ipv4         = each.value.cidr
+}
+
+# the lead's admin console: the admin port (the single port of FLARE 2.7+, or the second one)
+# from the lead's own networks only; SSM port forwarding needs no rule at all
+resource "aws_vpc_security_group_ingress_rule" "admin" {
+  for_each          = toset(var.admin_cidrs)
+  security_group_id = aws_security_group.server.id
+  description       = "NVFlare admin console (mutual TLS) from the study lead's network"
+  ip_protocol       = "tcp"
+  from_port         = local.admin_port
+  to_port           = local.admin_port
+  cidr_ipv4         = each.value
 }
 
 resource "aws_vpc_security_group_egress_rule" "s3" {
@@ -98,10 +112,17 @@ resource "aws_iam_role_policy" "server" {
         }
       },
       {
-        Sid      = "WriteGlobalModels"
+        Sid      = "PersistStateAndGlobalModels"
         Effect   = "Allow"
         Action   = ["s3:PutObject", "s3:GetObject"]
-        Resource = ["${var.artifact_bucket_arn}/models/*"]
+        Resource = ["${var.artifact_bucket_arn}/models/*", "${var.artifact_bucket_arn}/${var.state_prefix}*"]
+      },
+      {
+        Sid       = "ListStateAndModels"
+        Effect    = "Allow"
+        Action    = ["s3:ListBucket"]
+        Resource  = [var.artifact_bucket_arn]
+        Condition = { StringLike = { "s3:prefix" = ["models/*", "${var.state_prefix}*"] } }
       },
       {
         Sid      = "UseKey"

@@ -17,3 +17,8 @@ output "user_data" {
   description = "Rendered user-data of the FL server (no secret in it)."
   value       = local.user_data
 }
+
+output "role_name" {
+  description = "IAM role of the server (the security baseline adds the CloudWatch agent and session logging)."
+  value       = aws_iam_role.server.name
+}

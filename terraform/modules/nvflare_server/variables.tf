@@ -1,3 +1,14 @@
+variable "admin_cidrs" {
+  description = "Networks of the study lead's NVFlare admin console allowed to the admin port (over the Transit Gateway or a VPN). Empty: admin only through SSM port forwarding."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.admin_cidrs : can(cidrnetmask(c)) && !contains(["0.0.0.0/0", "::/0"], c)])
+    error_message = "admin_cidrs must be IPv4 CIDR blocks and never the whole internet."
+  }
+}
+
 variable "ami_id" {
   description = "AMI of the FL server with sarcoma-xnat[fl] baked in, or Amazon Linux 2023 plus wheelhouse_prefix."
   type        = string
@@ -114,6 +125,17 @@ variable "startup_kit_s3_key" {
   validation {
     condition     = can(regex("^[A-Za-z0-9_./-]+\\.zip$", var.startup_kit_s3_key))
     error_message = "startup_kit_s3_key must be the key of a .zip object."
+  }
+}
+
+variable "state_prefix" {
+  description = "Prefix in the artifact bucket where the server's job store, snapshots and workspace (global models of every job) are persisted; restored at boot, saved every 10 minutes and at stop."
+  type        = string
+  default     = "state/"
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9/_-]*/$", var.state_prefix))
+    error_message = "state_prefix must be a relative key prefix ending in '/'."
   }
 }
 

@@ -77,3 +77,25 @@ output "web_acl_arn" {
   description = "ARN of the WAF web ACL in front of the load balancer."
   value       = aws_wafv2_web_acl.this.arn
 }
+
+output "health_check" {
+  description = "ARN suffixes of the load balancer and XNAT target group, for the HealthyHostCount alarm."
+  value = {
+    load_balancer = aws_lb.this.arn_suffix
+    target_group  = aws_lb_target_group.xnat.arn_suffix
+  }
+}
+
+output "role_name" {
+  description = "IAM role of the XNAT host (the security baseline adds the CloudWatch agent and session logging)."
+  value       = aws_iam_role.xnat.name
+}
+
+output "egress" {
+  description = "Where the XNAT host may send HTTPS (rule description -> CIDR, prefix list or security group)."
+  value = merge(
+    { for r in aws_vpc_security_group_egress_rule.xnat_https : r.description => r.cidr_ipv4 },
+    { (aws_vpc_security_group_egress_rule.xnat_s3.description) = aws_vpc_security_group_egress_rule.xnat_s3.prefix_list_id },
+    { (aws_vpc_security_group_egress_rule.xnat_endpoints.description) = aws_vpc_security_group_egress_rule.xnat_endpoints.referenced_security_group_id },
+  )
+}

@@ -375,3 +375,19 @@ variable "db_multi_az" {
   type        = bool
   default     = true
 }
+
+variable "endpoints_security_group_id" {
+  description = "Security group of the VPC's interface endpoints; the host gets HTTPS egress to it (needed once internet_egress is false)."
+  type        = string
+}
+
+variable "internet_egress" {
+  description = "Keep the HTTPS egress to 0.0.0.0/0 (through the NAT gateway) that the first boot needs for downloads. Set false after the bootstrap has finished: the host then reaches only the VPC endpoints, S3 and its peers."
+  type        = bool
+  default     = true
+}
+
+variable "s3_prefix_list_id" {
+  description = "Prefix list of the VPC's S3 gateway endpoint; the host gets HTTPS egress to it (OS packages and study buckets without internet)."
+  type        = string
+}

@@ -11,6 +11,12 @@ mock_provider "aws" {
   mock_resource "aws_ram_resource_share" {
     defaults = { arn = "arn:aws:ram:eu-west-2:444455556666:resource-share/11111111-2222-3333-4444-555555555555" }
   }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:eu-west-2:444455556666:central-alerts" }
+  }
+  mock_resource "aws_iam_policy" {
+    defaults = { arn = "arn:aws:iam::444455556666:policy/mock" }
+  }
   mock_resource "aws_kms_key" {
     defaults = { arn = "arn:aws:kms:eu-west-2:444455556666:key/11111111-2222-3333-4444-555555555555" }
   }
@@ -36,6 +42,46 @@ variables {
 
 run "central_applies_with_mocks" {
   command = apply
+
+  variables {
+    site_attachment_ids = ["tgw-attach-0aaaaaaaaaaaaaaaa", "tgw-attach-0bbbbbbbbbbbbbbbb"]
+    onprem_sites        = { site-c = { public_ip = "198.51.100.7", bgp_asn = 65010, fl_cidr = "10.40.8.0/24" } }
+  }
+
+  assert {
+    condition = alltrue([
+      aws_ec2_transit_gateway.study.default_route_table_association == "disable",
+      aws_ec2_transit_gateway.study.default_route_table_propagation == "disable",
+      aws_ec2_transit_gateway_route_table_association.hub.transit_gateway_route_table_id == aws_ec2_transit_gateway_route_table.hub.id,
+      aws_ec2_transit_gateway_route_table_propagation.hub_to_spokes.transit_gateway_route_table_id == aws_ec2_transit_gateway_route_table.spokes.id,
+      length(aws_ec2_transit_gateway_route_table_association.sites) == 2,
+      alltrue([for a in aws_ec2_transit_gateway_route_table_association.sites : a.transit_gateway_route_table_id == aws_ec2_transit_gateway_route_table.spokes.id]),
+      alltrue([for p in aws_ec2_transit_gateway_route_table_propagation.sites_to_hub : p.transit_gateway_route_table_id == aws_ec2_transit_gateway_route_table.hub.id]),
+      aws_ec2_transit_gateway_route_table_association.onprem["site-c"].transit_gateway_route_table_id == aws_ec2_transit_gateway_route_table.spokes.id,
+      aws_ec2_transit_gateway_route.onprem["site-c"].transit_gateway_route_table_id == aws_ec2_transit_gateway_route_table.hub.id,
+    ])
+    error_message = "Hub and spoke: sites (VPC or VPN) sit in the spoke table, which only the central VPC propagates into; only the hub table knows the sites."
+  }
+
+  assert {
+    condition     = aws_vpn_connection.onprem["site-c"].static_routes_only && aws_vpn_connection.onprem["site-c"].tunnel1_ike_versions == toset(["ikev2"]) && contains(local.client_cidrs, "10.40.8.0/24")
+    error_message = "An on-prem site joins by an IKEv2 Site-to-Site VPN and its FL network may reach the server."
+  }
+
+  assert {
+    condition = alltrue([
+      strcontains(module.nvflare_server.user_data, "/usr/local/sbin/sarcoma-fl-state restore"),
+      strcontains(module.nvflare_server.user_data, "DEST=\"s3://sarcoma-study-fl-artifacts/state/\""),
+      strcontains(module.nvflare_server.user_data, "ExecStopPost=/usr/local/sbin/sarcoma-fl-state save"),
+      strcontains(module.nvflare_server.user_data, "s3://sarcoma-study-fl-artifacts/models/"),
+    ])
+    error_message = "The FL server must restore its state from S3 at boot, save it periodically and at stop, and copy the global models to models/."
+  }
+
+  assert {
+    condition     = strcontains(aws_iam_policy.fl_admin_console.policy, "AWS-StartPortForwardingSession") && module.security_baseline.controls.trail.multi_region && module.security_baseline.alarm_names.cpu == ["sarcoma-fl-nvflare_server-cpu-high"]
+    error_message = "The lead reaches the admin console through SSM port forwarding; the central account has its trail and alarms."
+  }
 
   assert {
     condition     = output.fl_server_ip == "10.99.4.10"

@@ -17,6 +17,12 @@ mock_provider "aws" {
   mock_resource "aws_wafv2_web_acl" {
     defaults = { arn = "arn:aws:wafv2:eu-west-2:111122223333:regional/webacl/mock/11111111-2222-3333-4444-555555555555" }
   }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:eu-west-2:111122223333:site-a-alerts" }
+  }
+  mock_resource "aws_iam_policy" {
+    defaults = { arn = "arn:aws:iam::111122223333:policy/mock" }
+  }
   mock_resource "aws_kms_key" {
     defaults = { arn = "arn:aws:kms:eu-west-2:111122223333:key/11111111-2222-3333-4444-555555555555" }
   }
@@ -129,6 +135,97 @@ run "site_applies_with_mocks" {
       !strcontains(ud, "PRIVATE KEY-----") && !can(regex("(?i)password\\s*=\\s*[^$\\s]", ud))
     ])
     error_message = "No user-data may carry a private key or a literal password."
+  }
+}
+
+run "security_review_items" {
+  # one apply checks the baseline, the alarms, the S3 endpoint policy and the FL client's service
+  command = apply
+
+  variables {
+    alert_emails = ["oncall@site-a.example.org"]
+  }
+
+  assert {
+    condition = alltrue([
+      module.security_baseline.controls.trail.multi_region,
+      module.security_baseline.controls.trail.log_file_validation,
+      startswith(module.security_baseline.controls.trail.kms_key_id, "arn:aws:kms:"),
+      module.security_baseline.controls.guardduty,
+      module.security_baseline.controls.config_recording,
+      module.security_baseline.controls.audit_bucket_object_lock == "GOVERNANCE",
+    ])
+    error_message = "CloudTrail must be multi-region with log file validation and KMS; GuardDuty and AWS Config must be on."
+  }
+
+  assert {
+    condition     = length(setsubtract(["CLOUD_TRAIL_ENABLED", "EC2_IMDSV2_CHECK", "ENCRYPTED_VOLUMES", "INCOMING_SSH_DISABLED", "VPC_FLOW_LOGS_ENABLED", "S3_BUCKET_SSL_REQUESTS_ONLY", "EC2_INSTANCE_MANAGED_BY_SSM"], module.security_baseline.controls.config_rules)) == 0
+    error_message = "The AWS Config rules must cover trail, IMDSv2, encryption, SSH, flow logs, TLS-only buckets and SSM management."
+  }
+
+  assert {
+    condition = alltrue([
+      module.security_baseline.controls.session_logging.cloudWatchEncryptionEnabled,
+      module.security_baseline.controls.session_logging.cloudWatchLogGroupName == "/sarcoma-xnat/site-a/ssm-sessions",
+      startswith(module.security_baseline.controls.session_logging.kmsKeyId, "arn:aws:kms:"),
+      module.security_baseline.controls.session_logging.idleSessionTimeout == "20",
+    ])
+    error_message = "Session Manager sessions must be encrypted, logged and time out."
+  }
+
+  assert {
+    condition = alltrue([
+      length(module.security_baseline.alarm_names.cpu) == 3,
+      length(module.security_baseline.alarm_names.disk) == 3,
+      module.security_baseline.alarm_names.xnat_health == ["site-a-xnat-unhealthy"],
+      module.security_baseline.alarm_names.fl_heartbeat == ["site-a-fl-client-site-a-silent"],
+      length(module.security_baseline.controls.agent_targets) == 3,
+    ])
+    error_message = "Each host needs the CloudWatch agent, a CPU and a disk alarm; XNAT's health check and the FL client's heartbeat need alarms."
+  }
+
+  assert {
+    condition     = module.security_baseline.controls.budget.notifications == ["ACTUAL:80", "FORECASTED:100"] && module.security_baseline.controls.budget.limit == "1500"
+    error_message = "The budget must alert at 80 % actual and 100 % forecast spend."
+  }
+
+  assert {
+    condition = alltrue([
+      for st in jsondecode(module.network.s3_endpoint_policy).Statement :
+      st.Effect == "Allow" && alltrue([for r in st.Resource : can(regex("^arn:aws:s3:::(site-a-sarcoma-data|al2023-repos-eu-west-2-de612dc2|prod-eu-west-2-starport-layer-bucket|amazon-ssm-eu-west-2|amazon-ssm-packages-eu-west-2|aws-ssm-eu-west-2|aws-ssm-distributor-file-eu-west-2|aws-ssm-document-attachments-eu-west-2|eu-west-2-birdwatcher-prod)(/\\*)?$", r))])
+    ])
+    error_message = "The S3 gateway endpoint may admit only the study's bucket and the AWS package and image-layer buckets."
+  }
+
+  assert {
+    condition     = contains(values(module.xnat.egress), "0.0.0.0/0") && contains(values(module.container_service.egress), "0.0.0.0/0")
+    error_message = "Until the bootstrap is done (host_internet_egress = true) the XNAT and Docker hosts need HTTPS to the internet."
+  }
+
+  assert {
+    condition = alltrue([
+      strcontains(module.nvflare_client.user_data, "User=sarcoma-fl"),
+      strcontains(module.nvflare_client.user_data, "ExecStartPre=+/usr/local/sbin/sarcoma-fl-credentials"),
+      strcontains(module.nvflare_client.user_data, "NETRC=/run/sarcoma-fl/netrc"),
+      !strcontains(module.nvflare_client.user_data, "XNAT_PASS"),
+      strcontains(module.nvflare_client.user_data, "\"byoc\":\"none\""),
+      strcontains(module.nvflare_client.user_data, "\"shell_commands\":\"none\""),
+      strcontains(module.nvflare_client.user_data, "--metric-name FLClientHeartbeat --dimensions Site=site-a"),
+    ])
+    error_message = "The FL client must run unprivileged with XNAT credentials in a file, deny the lead custom code and shell commands, and send a heartbeat."
+  }
+}
+
+run "egress_closed_after_bootstrap" {
+  command = plan
+
+  variables {
+    host_internet_egress = false
+  }
+
+  assert {
+    condition     = length(module.xnat.egress) == 2 && length(module.container_service.egress) == 2
+    error_message = "With host_internet_egress = false the XNAT and Docker hosts keep only the S3 endpoint and the interface endpoints."
   }
 }
 
