@@ -24,6 +24,17 @@ def register(subparsers: Any) -> None:
     build.add_argument("--no-cache", action="store_true", help="rebuild every layer")
     build.add_argument("--root", help="checkout with containers/ and xnat-commands/")
     build.set_defaults(_run=_images_build)
+    push = isub.add_parser("push", help="tag the built step images for a registry and push them")
+    push.add_argument("names", nargs="*", help="images to push (default: the step images, "
+                                               "not the bases)")
+    push.add_argument("--registry", required=True,
+                      help="registry host[:port][/path], e.g. the ECR registry "
+                           "<account>.dkr.ecr.<region>.amazonaws.com (no scheme)")
+    push.add_argument("--tag", help="tag to push (default: the suite's version, as built)")
+    push.add_argument("--username", help="registry user (default: the Docker client's login)")
+    push.add_argument("--password-stdin", action="store_true",
+                      help="read the registry password from stdin (e.g. aws ecr get-login-password)")
+    push.set_defaults(_run=_images_push)
 
     run = subparsers.add_parser("run", help="run a command on an archive object, as XNAT's "
                                             "Container Service does")
@@ -90,6 +101,26 @@ def _images_build(args: argparse.Namespace) -> int:
     print(f"{'image':<36} {'size':>9} {'build':>7}")
     for image in built:
         print(f"{image.tag:<36} {image.size / 1e6:>6.0f} MB {image.seconds:>5.0f} s")
+    return 0
+
+
+def _images_push(args: argparse.Namespace) -> int:
+    from sarcoma_xnat import __version__
+    from sarcoma_xnat.containers.engines import DockerEngine
+    from sarcoma_xnat.containers.push import push_images
+    from sarcoma_xnat.containers.runner import open_engine
+    from sarcoma_xnat.errors import ConfigurationError
+
+    auth = None
+    if args.password_stdin:
+        if not args.username:
+            raise ConfigurationError("--password-stdin needs --username")
+        auth = {"username": args.username, "password": sys.stdin.readline().rstrip("\n")}
+    with open_engine("docker") as engine:
+        assert isinstance(engine, DockerEngine)
+        pushed = push_images(engine, args.registry, args.names or None, args.tag or __version__, auth)
+    for image in pushed:
+        print(f"{image.remote}  {image.digest or ''}".rstrip())
     return 0
 
 

@@ -40,6 +40,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
                     "--archive ./archive --project SARC01 --secret-file site.key",),
     "images": ("images build --debian-base",),
     "images build": ("images build", "images build --debian-base preprocess"),
+    "images push": ("images push --registry 111122223333.dkr.ecr.eu-west-2.amazonaws.com",
+                    "images push --registry localhost:5000 preprocess deid"),
     "run": ("run --command preprocess --wrapper sarcoma-preprocess-session --archive ./archive "
             "--target /archive/projects/P/subjects/S/experiments/E",),
     "command": ("command validate",),
