@@ -32,6 +32,7 @@ COMMANDS: tuple[str, ...] = (
     "sarcoma_xnat.commands.model",
     "sarcoma_xnat.commands.segment",
     "sarcoma_xnat.commands.review",
+    "sarcoma_xnat.commands.clinical",
     "sarcoma_xnat.commands.fl",
 )
 
@@ -48,7 +49,8 @@ EXIT_INTERRUPTED = 130
 
 #: optional extras and the modules that need them, for the "missing extra" message
 _EXTRAS = {"torch": "fl", "monai": "fl", "nvflare": "fl", "sksurv": "fl", "lifelines": "fl",
-           "matplotlib": "seg", "pandas": "fl", "radiomics": "radiomics", "xnat": "dev"}
+           "matplotlib": "seg", "pandas": "fl", "radiomics": "radiomics", "xnat": "dev",
+           "redcap": "redcap"}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -72,6 +72,13 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "review status": ("review status --archive ./archive --project SARC01",
                       "review status --archive xnat --project SARC01 --format csv"),
     "review accept": ("review accept --archive ./archive --target /archive/projects/P/subjects/S/experiments/E",),
+    "clinical": ("clinical import --project SARC01 --csv clinical.csv --secret-file site.key",),
+    "clinical import": ("clinical import --project SARC01 --csv clinical.csv --secret-file site.key",
+                        "REDCAP_API_TOKEN=… clinical import --project SARC01 --archive ./archive "
+                        "--redcap https://redcap.example.org/api/ --secret-file site.key --dry-run"),
+    "clinical export": ("clinical export --project SARC01 --output clinical.csv",
+                        "clinical export --archive ./archive --project SARC01"),
+    "clinical dictionary": ("clinical dictionary --output ./redcap-setup",),
     "fl": ("fl simulate --synthetic 3 --rounds 2",),
     "fl simulate": ("fl simulate --synthetic 3 --rounds 2 --output ./fl-sim",),
     "fl poc": ("fl poc --synthetic 3 --rounds 2 --output ./fl-poc",),

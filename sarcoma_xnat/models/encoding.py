@@ -15,7 +15,7 @@ import numpy as np
 
 from sarcoma_xnat.errors import InputDataError
 
-__all__ = ["CLINICAL_VARIABLES", "ENCODING_VERSION", "FEATURE_NAMES", "encode_clinical"]
+__all__ = ["CLINICAL_VARIABLES", "ENCODING_VERSION", "FEATURE_NAMES", "VOCABULARIES", "encode_clinical"]
 
 ENCODING_VERSION = 1
 
@@ -34,6 +34,8 @@ _CATEGORIES = {
 }
 _BINARY = {"sex": ("F", "M"), "neoadjuvant_chemo": ("no", "yes"),
            "tumour_depth": ("superficial", "deep"), "metastases_at_presentation": ("no", "yes")}
+#: allowed values of every categorical variable (binary and one-hot), reference level first
+VOCABULARIES: dict[str, tuple[str, ...]] = {**_BINARY, **_CATEGORIES}
 
 
 def _feature_names() -> tuple[str, ...]:
