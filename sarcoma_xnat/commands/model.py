@@ -93,6 +93,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     from sarcoma_xnat.fl.checkpoint import save_checkpoint
     from sarcoma_xnat.fl.dataset import load_cohort
+    from sarcoma_xnat.fl.model_card import cohort_summary, write_model_card
     from sarcoma_xnat.fl.site import open_archive
     from sarcoma_xnat.fl.workflow import evaluate_model, split_indices, train_model
     from sarcoma_xnat.models.training import TrainConfig
@@ -120,11 +121,18 @@ def run_train(args: argparse.Namespace) -> int:
                          blend=args.blend, seed=args.seed)
     trained = train_model(cohort.data.subset(train_idx), args.preset, args.mode, config,
                           args.image_size, args.clinical_hidden, ensemble=args.ensemble)
-    trained.meta.update(project=args.project, train_sessions=[cohort.sessions[i] for i in train_idx])
+    trained.meta.update(project=args.project)  # no session labels: the file goes to every site
     _claim_output(args)
     save_checkpoint(args.out / "model.pt", trained.model, trained.meta)
     report = evaluate_model(trained, cohort.data.subset(test_idx), args.out, args.bootstrap,
                             seed=args.seed)
+    grid = trained.meta["aggregation"]["grid_months"]
+    write_model_card(args.out / "model.pt", trained.meta, {
+        "project": args.project, "skipped_sessions": len(cohort.skipped),
+        "train": cohort_summary(cohort.data.subset(train_idx), grid),
+        "test": cohort_summary(cohort.data.subset(test_idx), grid),
+        "split": f"stratified by OS event, test fraction {args.test_fraction}, seed {args.seed}"},
+        report)
     (args.out / "skipped.json").write_text(json.dumps(cohort.skipped, indent=2) + "\n")
     params = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
               if not k.startswith("_")}

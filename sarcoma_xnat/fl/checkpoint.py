@@ -8,15 +8,38 @@ from typing import Any
 
 from sarcoma_xnat.errors import ModelError
 
-__all__ = ["CHECKPOINT_FORMAT", "load_checkpoint", "save_checkpoint"]
+__all__ = ["CHECKPOINT_FORMAT", "FORMATS", "PRIVATE_KEYS", "check_private", "load_checkpoint",
+           "save_checkpoint"]
 
-CHECKPOINT_FORMAT = "sarcoma-xnat-survival/1"
+#: version 2: only aggregates of the training data (coarse baseline and censoring steps)
+CHECKPOINT_FORMAT = "sarcoma-xnat-survival/2"
+#: formats that load; version 1 also stored each training subject's outcome and session label
+FORMATS = ("sarcoma-xnat-survival/1", CHECKPOINT_FORMAT)
+#: meta keys of per-subject data that a model file must never hold (format 1 had them)
+PRIVATE_KEYS = frozenset({"train_outcomes", "train_sessions", "sessions"})
+
+
+def check_private(meta: Any, where: str = "meta") -> None:
+    """Raise :class:`ModelError` when ``meta`` (nested) holds a per-subject key of :data:`PRIVATE_KEYS`."""
+    if isinstance(meta, dict):
+        for key, value in meta.items():
+            if key in PRIVATE_KEYS:
+                raise ModelError(f"refusing to write per-subject data ({where}.{key}) into a model file")
+            check_private(value, f"{where}.{key}")
+    elif isinstance(meta, (list, tuple)):
+        for value in meta:
+            check_private(value, where)
 
 
 def save_checkpoint(path: str | os.PathLike[str], model: Any, meta: dict[str, Any]) -> Path:
-    """Write ``model`` (its config and weights) and ``meta`` to ``path`` atomically."""
+    """Write ``model`` (its config and weights) and ``meta`` to ``path`` atomically.
+
+    ``meta`` must hold aggregates only (:func:`check_private`): the file goes to every
+    site that runs ``prognosis``.
+    """
     import torch
 
+    check_private(meta)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": CHECKPOINT_FORMAT, "network": model.config(),
@@ -54,7 +77,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
                          f"truncated or another program's file; {type(exc).__name__}): give "
                          "the model.pt that 'sarcoma-xnat model train' wrote",
                          file=str(path)) from exc
-    if isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT:
+    if isinstance(payload, dict) and payload.get("format") in FORMATS:
         network, state, meta = payload["network"], payload["state_dict"], payload["meta"]
     else:
         sidecar = path.with_name("model_config.json")

@@ -98,6 +98,7 @@ def export_global_model(model_file: str | os.PathLike[str], network: dict[str, A
     """
     from sarcoma_xnat.fl.checkpoint import save_checkpoint
     from sarcoma_xnat.fl.dataset import load_cohort
+    from sarcoma_xnat.fl.model_card import cohort_summary, write_model_card
     from sarcoma_xnat.fl.site import open_archive
     from sarcoma_xnat.fl.workflow import fit_baselines
     from sarcoma_xnat.models.encoding import ENCODING_VERSION, FEATURE_NAMES
@@ -116,7 +117,7 @@ def export_global_model(model_file: str | os.PathLike[str], network: dict[str, A
         "preset": settings.get("preset"), "mode": model.mode, "image_size": image_size,
         "encoding_version": ENCODING_VERSION, "feature_names": list(FEATURE_NAMES),
         "train_config": dict(settings), "federated": True,
-        "baseline_data": {"project": server.project, "sessions": list(cohort.sessions)},
+        "baseline_data": {"project": server.project, "n": len(cohort.sessions)},
         "bn_statistics": bn_note,
         **fit_baselines(model, cohort.data)}
     if gate_log is not None:
@@ -125,4 +126,14 @@ def export_global_model(model_file: str | os.PathLike[str], network: dict[str, A
                          "rejected": [d["site"] for d in r["decisions"] if not d["accepted"]]}
                         for r in gate_log]
     model.eval()
-    return save_checkpoint(out, model, meta)
+    path = save_checkpoint(out, model, meta)
+    grid = meta["aggregation"]["grid_months"]
+    scores = {f"round_{r['round']}_validation_c_index": r["merged_score"] if r["merged"]
+              else r["baseline"] for r in gate_log or []}
+    write_model_card(path, meta, {"federated": True,
+                                  "sites": sorted({d["site"] for r in gate_log or []
+                                                   for d in r["decisions"]}),
+                                  "server_validation": {"project": server.project,
+                                                        **cohort_summary(cohort.data, grid)}},
+                     scores)
+    return path

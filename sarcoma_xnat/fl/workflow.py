@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 
 from sarcoma_xnat.errors import ConfigurationError, InputDataError
-from sarcoma_xnat.models.metrics import bootstrap_ci, harrell_c, uno_c
+from sarcoma_xnat.models.aggregate import (GRID_MONTHS, MIN_COUNT, censoring_from_dict,
+                                            coarse_baseline, coarse_censoring)
+from sarcoma_xnat.models.metrics import bootstrap_ci, censoring_survival, harrell_c, uno_c_given
 from sarcoma_xnat.models.survival import ENDPOINTS, BreslowBaseline, SurvivalArrays
 
 __all__ = ["RISK_GROUPS", "TrainedModel", "evaluate_model", "fit_baselines", "split_indices",
@@ -42,18 +44,38 @@ def split_indices(event: np.ndarray, test_fraction: float, seed: int) -> tuple[n
 
 
 def fit_baselines(model: Any, data: SurvivalArrays) -> dict[str, Any]:
-    """Return Breslow baselines and risk-group cut points estimated on training data."""
+    """Return the baselines, censoring summaries and risk-group cuts estimated on training data.
+
+    Everything is an aggregate (:mod:`sarcoma_xnat.models.aggregate`): the Breslow H0 and
+    the censoring Kaplan–Meier as step functions on a coarse grid with at least
+    ``MIN_COUNT`` subjects per step, and the risk tertiles. No subject's time or event.
+    """
     from sarcoma_xnat.models.training import predict
 
     risk = predict(model, data)
-    out: dict[str, Any] = {"baseline": {}, "risk_cuts": {}}
+    out: dict[str, Any] = {"baseline": {}, "risk_cuts": {}, "censoring": {},
+                           "aggregation": {"grid_months": GRID_MONTHS, "min_count": MIN_COUNT}}
     for k, endpoint in enumerate(ENDPOINTS):
-        out["baseline"][endpoint] = BreslowBaseline.fit(
-            data.time(endpoint), data.event(endpoint), risk[:, k]).to_dict()
+        t, e = data.time(endpoint), data.event(endpoint)
+        # only aggregates on a coarse grid: a model file must not hold any subject's outcome
+        out["baseline"][endpoint] = coarse_baseline(t, e, risk[:, k]).to_dict()
+        out["censoring"][endpoint] = coarse_censoring(t, e)
         out["risk_cuts"][endpoint] = np.quantile(risk[:, k], [1 / 3, 2 / 3]).tolist()
-    out["train_outcomes"] = {e: {"time": data.time(e).tolist(), "event": data.event(e).tolist()}
-                             for e in ENDPOINTS}
     return out
+
+
+def _censoring(meta: dict[str, Any], endpoint: str) -> tuple[Any, float]:
+    """Return the training censoring G(t) and the longest training follow-up from a model's meta.
+
+    Format-1 model files kept every training subject's outcome (``train_outcomes``); they
+    still evaluate, from those.
+    """
+    if "censoring" in meta:
+        cens = meta["censoring"][endpoint]
+        return censoring_from_dict(cens), float(cens["follow_up_months"])
+    train = meta["train_outcomes"][endpoint]
+    tt, te = np.asarray(train["time"]), np.asarray(train["event"])
+    return censoring_survival(tt, te), float(tt.max())
 
 
 def train_model(data: SurvivalArrays, preset: str = "tiny", mode: str = "multimodal",
@@ -105,11 +127,10 @@ def evaluate_model(trained: TrainedModel, data: SurvivalArrays, out_dir: Path | 
         t, e, r = data.time(endpoint), data.event(endpoint), risk[:, k]
         if e.sum() == 0:
             raise InputDataError(f"no {endpoint.upper()} events in the evaluation data")
-        train = trained.meta["train_outcomes"][endpoint]
-        tt, te = np.asarray(train["time"]), np.asarray(train["event"])
-        tau = float(min(tt.max(), t.max()) - 1e-6)
+        g, follow_up = _censoring(trained.meta, endpoint)
+        tau = float(min(follow_up, t.max()) - 1e-6)
         harrell = bootstrap_ci(lambda i: harrell_c(t[i], e[i], r[i]), len(t), n_boot, seed=seed)
-        uno = bootstrap_ci(lambda i: uno_c(tt, te, t[i], e[i], r[i], tau=tau), len(t), n_boot,
+        uno = bootstrap_ci(lambda i: uno_c_given(g, t[i], e[i], r[i], tau=tau), len(t), n_boot,
                            seed=seed)
         res: dict[str, Any] = {"events": int(e.sum()),
                                "harrell_c": dict(zip(("value", "ci_lower", "ci_upper"), harrell)),

@@ -14,7 +14,8 @@ import numpy as np
 
 from sarcoma_xnat.errors import InputDataError
 
-__all__ = ["ConcordanceResult", "bootstrap_ci", "censoring_survival", "harrell_c", "uno_c"]
+__all__ = ["ConcordanceResult", "bootstrap_ci", "censoring_survival", "harrell_c", "uno_c",
+           "uno_c_given"]
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,18 @@ def uno_c(train_time: np.ndarray, train_event: np.ndarray, time: np.ndarray, eve
     Only events before ``tau`` count (default: no truncation). Raises
     :class:`InputDataError` when the censoring survival reaches zero at an event.
     """
+    return uno_c_given(censoring_survival(train_time, train_event), time, event, risk, tau)
+
+
+def uno_c_given(censoring: Callable[[np.ndarray], np.ndarray], time: np.ndarray,
+                event: np.ndarray, risk: np.ndarray, tau: float | None = None) -> float:
+    """Return Uno's IPCW C-index with a given censoring survival function G(t).
+
+    ``censoring`` is e.g. :func:`censoring_survival` of the training data, or the coarse
+    step function a model file keeps (:func:`~sarcoma_xnat.models.aggregate.censoring_from_dict`).
+    """
     t, e, r = _check(time, event, risk)
-    g = censoring_survival(train_time, train_event)(t)
+    g = censoring(t)
     keep = e & (t < tau) if tau is not None else e
     if np.any(g[keep] <= 0.0):
         raise InputDataError("censoring survival is zero at an event time; set tau lower")

@@ -57,7 +57,7 @@ def test_simulated_federation_with_poisoned_client(tmp_path: Path, capsys) -> No
     # the exported model.pt: the same weights, baselines fitted on the server's data
     model, meta = load_checkpoint(result.checkpoint)
     assert meta["federated"] is True and meta["mode"] == "multimodal"
-    assert meta["baseline_data"]["project"] == "VALID" and len(meta["baseline_data"]["sessions"]) == 30
+    assert meta["baseline_data"]["project"] == "VALID" and meta["baseline_data"]["n"] == 30
     assert [g["rejected"] for g in meta["gate"]] == [["site-2"], ["site-2"]]
     for key, value in model.state_dict().items():
         np.testing.assert_allclose(value.numpy(), np.asarray(state[key]), rtol=0, atol=0)
