@@ -16,7 +16,7 @@ import pytest
 
 from bootstrap_stubs import install_stubs, read_log
 from tfhelpers import REPO, TF_DIR, run, terraform_available
-from xnat_admin_routes import dump, install_admin_routes
+from xnat_emulator.admin_routes import dump, set_accounts
 
 sys.path.insert(0, str(REPO / "tests"))  # tests/ holds xnat_emulator
 from xnat_emulator import XnatEmulator  # noqa: E402
@@ -85,7 +85,7 @@ def configure_script(tmp_path_factory) -> Path:
 def site(tmp_path):
     """A fresh XNAT (emulator) with XNAT's default accounts, stub aws/systemctl, and the env."""
     emu = XnatEmulator(tmp_path / "xnat", users={}).start()
-    state = install_admin_routes(emu, {
+    state = set_accounts(emu, {
         "admin": {"password": "admin", "roles": ["Administrator"], "enabled": True},
         "guest": {"password": "guest", "roles": [], "enabled": True},
     })

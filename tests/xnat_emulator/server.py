@@ -119,7 +119,7 @@ class XnatEmulator:
     """
 
     def __init__(self, root: Path, users: dict[str, str] | None = None) -> None:
-        from xnat_emulator import archive_routes, cs_routes, event_routes, roi_routes, services
+        from xnat_emulator import admin_routes, archive_routes, cs_routes, event_routes, roi_routes, services
 
         self.root = Path(root)
         self.archive = LocalArchive(self.root / "archive")
@@ -132,7 +132,7 @@ class XnatEmulator:
         self.routes: list[tuple[str, re.Pattern[str], Route]] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        for module in (services, archive_routes, roi_routes, cs_routes, event_routes):
+        for module in (services, archive_routes, roi_routes, cs_routes, event_routes, admin_routes):
             module.register(self)
 
     # -- lifecycle -------------------------------------------------------------------

@@ -1,8 +1,10 @@
-"""XNAT site-administration routes the bootstrap needs and tests/xnat_emulator lacks.
+"""Emulated XNAT site administration: users and roles, site settings, SMTP, project access and the
+Container Service's Docker server (what a site bootstrap configures).
 
-Registered on a running :class:`xnat_emulator.XnatEmulator` by the bootstrap tests only (the
-emulator belongs to another part of the project; these routes should move there). Each route
-follows the XNAT source named beside it:
+Registered by :class:`xnat_emulator.XnatEmulator` for every emulator. Accounts start from the
+emulator's ``users`` (``admin`` is the site administrator, as XNAT's default account is); a test
+sets its own with :func:`set_accounts`. Only enabled accounts log in. Each route follows the
+XNAT source named beside it:
 
 - users: ``NrgXnat/xnat-web:src/main/java/org/nrg/xapi/rest/users/UsersApi.java``
   (``GET /xapi/users`` -> list of logins; ``POST /xapi/users`` admin only, 201;
@@ -12,9 +14,11 @@ follows the XNAT source named beside it:
   A disabled account can no longer log in.
 - site settings: ``NrgXnat/xnat-web:src/main/java/org/nrg/xapi/rest/settings/SiteConfigApi.java``
   (``GET /xapi/siteConfig`` map; ``POST /xapi/siteConfig`` admin only, sets each key).
-- SMTP: ``NrgXnat/xnat-web`` ``NotificationsApi.java`` (``GET /xapi/notifications/smtp``;
-  ``POST /xapi/notifications/smtp`` with request parameters hostname, port, username, password, protocol).
-- project access: ``NrgXnat/xnat-web:src/main/java/org/nrg/xnat/restlet/resources/ProjectUserListResource.java``
+- SMTP: ``NrgXnat/xnat-reboot:src/main/java/org/nrg/xapi/rest/notifications/NotificationsApi.java``
+  (``GET /xapi/notifications/smtp`` the SmtpServer properties; ``POST /xapi/notifications/smtp``
+  with request parameters hostname, port (default -1), username, password, protocol replaces the
+  whole configuration and answers with it; both need an administrator, ``isPermitted()``).
+- project access: ``NrgXnat/xnat-reboot:src/main/java/org/nrg/xnat/restlet/resources/ProjectUserListResource.java``
   (ResultSet rows ``GROUP_ID, displayname, login, firstname, lastname, email`` of enabled accounts;
   site admins or project owners only) and ``ProjectMemberResource`` (``PUT
   /data/projects/{p}/users/{group display name}/{u}``: one group per project and account).
@@ -30,16 +34,37 @@ from urllib.parse import parse_qs
 
 from xnat_emulator.server import Request, Response, XnatEmulator
 
-__all__ = ["GROUPS", "dump", "install_admin_routes"]
+__all__ = ["GROUPS", "dump", "register", "set_accounts"]
 
 # display name -> group ID suffix (XNAT's default project groups)
 GROUPS = {"Owners": "owner", "Members": "member", "Collaborators": "collaborator"}
 
 
-def install_admin_routes(emu: XnatEmulator, users: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Add the admin routes; ``users`` maps login -> {password, roles, enabled}. Return the state."""
+def set_accounts(emu: XnatEmulator, users: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Make ``users`` (login -> {password, roles, enabled}) the site's accounts; return the admin state.
+
+    The dict is used as it is: the routes change it as XNAT would change its accounts.
+    """
+    state = emu.admin_state  # type: ignore[attr-defined]
+    state["users"] = users
+    _sync_logins(emu)
+    return state
+
+
+def _sync_logins(emu: XnatEmulator) -> None:
+    # only enabled accounts authenticate (the emulator checks emu.users)
+    for login, info in emu.admin_state["users"].items():  # type: ignore[attr-defined]
+        if info.get("enabled", True):
+            emu.users[login] = info["password"]
+        else:
+            emu.users.pop(login, None)
+
+
+def register(emu: XnatEmulator) -> None:
+    """Add the site-administration routes; accounts start from ``emu.users``."""
     state: dict[str, Any] = {
-        "users": users,
+        "users": {login: {"password": password, "roles": ["Administrator"] if login == "admin" else [],
+                          "enabled": True} for login, password in emu.users.items()},
         "site": {"initialized": False, "siteUrl": "", "adminEmail": "", "requireLogin": True,
                  "userRegistration": True},
         "smtp": {"host": "localhost", "port": 25, "protocol": "smtp", "username": ""},
@@ -50,43 +75,39 @@ def install_admin_routes(emu: XnatEmulator, users: dict[str, dict[str, Any]]) ->
     emu.admin_state = state  # type: ignore[attr-defined]
 
     def sync_logins() -> None:
-        # only enabled accounts authenticate (the emulator checks emu.users)
-        for login, info in users.items():
-            if info.get("enabled", True):
-                emu.users[login] = info["password"]
-            else:
-                emu.users.pop(login, None)
+        _sync_logins(emu)
 
-    sync_logins()
+    def accounts() -> dict[str, dict[str, Any]]:
+        return state["users"]
 
     def is_admin(req: Request) -> bool:
-        return "Administrator" in users.get(req.user or "", {}).get("roles", [])
+        return "Administrator" in accounts().get(req.user or "", {}).get("roles", [])
 
     def forbidden() -> Response:
         return Response.error(403, "Access Denied")
 
     def list_users(req: Request, m: Any) -> Response:
-        return Response.json(sorted(users))
+        return Response.json(sorted(accounts()))
 
     def create_user(req: Request, m: Any) -> Response:
         if not is_admin(req):
             return forbidden()
         body = req.json()
         login = body.get("username")
-        if not login or login in users:
+        if not login or login in accounts():
             return Response.error(400 if not login else 409, "invalid or existing user")
-        users[login] = {"password": body.get("password", ""), "roles": [], "enabled": bool(body.get("enabled")),
-                        "email": body.get("email", "")}
+        accounts()[login] = {"password": body.get("password", ""), "roles": [], "enabled": bool(body.get("enabled")),
+                             "email": body.get("email", "")}
         sync_logins()
-        return Response.json({"username": login, "enabled": users[login]["enabled"]}, status=201)
+        return Response.json({"username": login, "enabled": accounts()[login]["enabled"]}, status=201)
 
     def update_user(req: Request, m: Any) -> Response:
         if not is_admin(req):
             return forbidden()
         login, body = m.group(1), req.json()
-        if login not in users:
+        if login not in accounts():
             return Response.error(404, "User not found.")
-        info, dirty = users[login], False
+        info, dirty = accounts()[login], False
         if body.get("password") and body["password"] != info["password"]:
             info["password"], dirty = body["password"], True
         if body.get("enabled") is not None and bool(body["enabled"]) != info.get("enabled", True):
@@ -97,32 +118,32 @@ def install_admin_routes(emu: XnatEmulator, users: dict[str, dict[str, Any]]) ->
         return Response.json({"username": login})
 
     def enabled_get(req: Request, m: Any) -> Response:
-        if m.group(1) not in users:
+        if m.group(1) not in accounts():
             return Response.error(404, "User not found.")
-        return Response.json(users[m.group(1)].get("enabled", True))
+        return Response.json(accounts()[m.group(1)].get("enabled", True))
 
     def enabled_put(req: Request, m: Any) -> Response:
         if not is_admin(req):
             return forbidden()
-        if m.group(1) not in users:
+        if m.group(1) not in accounts():
             return Response.error(404, "User not found.")
-        users[m.group(1)]["enabled"] = m.group(2) == "true"
+        accounts()[m.group(1)]["enabled"] = m.group(2) == "true"
         sync_logins()
         return Response.text("")
 
     def roles_get(req: Request, m: Any) -> Response:
         if req.user != m.group(1) and not is_admin(req):
             return forbidden()
-        if m.group(1) not in users:
+        if m.group(1) not in accounts():
             return Response.error(404, "User not found.")
-        return Response.json(sorted(users[m.group(1)].get("roles", [])))
+        return Response.json(sorted(accounts()[m.group(1)].get("roles", [])))
 
     def role_put(req: Request, m: Any) -> Response:
         if not is_admin(req):
             return forbidden()
-        if m.group(1) not in users:
+        if m.group(1) not in accounts():
             return Response.error(404, "User not found.")
-        roles = users[m.group(1)].setdefault("roles", [])
+        roles = accounts()[m.group(1)].setdefault("roles", [])
         if m.group(2) not in roles:
             roles.append(m.group(2))
         return Response.text("")
@@ -157,8 +178,8 @@ def install_admin_routes(emu: XnatEmulator, users: dict[str, dict[str, Any]]) ->
             return forbidden()
         members = state["project_users"].get(project, {})
         rows = [{"GROUP_ID": f"{project}_{GROUPS[g]}", "displayname": g, "login": u, "firstname": "",
-                 "lastname": "", "email": users.get(u, {}).get("email", "")}
-                for u, g in sorted(members.items()) if users.get(u, {}).get("enabled", True)]
+                 "lastname": "", "email": accounts().get(u, {}).get("email", "")}
+                for u, g in sorted(members.items()) if accounts().get(u, {}).get("enabled", True)]
         return Response.json({"ResultSet": {"Result": rows, "totalRecords": str(len(rows)), "title": "Projects"}})
 
     def project_user_put(req: Request, m: Any) -> Response:
@@ -167,7 +188,7 @@ def install_admin_routes(emu: XnatEmulator, users: dict[str, dict[str, Any]]) ->
             return Response.error(404, f"Unable to find project {project}")
         if not is_admin(req):
             return forbidden()
-        if group not in GROUPS or login not in users:
+        if group not in GROUPS or login not in accounts():
             return Response.error(404, f"Unknown group {group} or user {login}")
         state["project_users"].setdefault(project, {})[login] = group
         return Response.text("")
@@ -196,7 +217,6 @@ def install_admin_routes(emu: XnatEmulator, users: dict[str, dict[str, Any]]) ->
     ]
     # ahead of the emulator's catch-all /data/projects/... route
     emu.routes[:0] = [(method, re.compile(pattern + r"/?$"), func) for method, pattern, func in added]
-    return state
 
 
 def _project(emu: XnatEmulator, project: str) -> bool:
