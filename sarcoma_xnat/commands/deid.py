@@ -29,6 +29,9 @@ def register(subparsers: Any) -> None:
     run.add_argument("--audit-log", help="also append the audit record to this JSON-lines file")
     run.add_argument("--option", action="append", dest="options", metavar="OPTION",
                      help="profile option (repeatable); default: the study's options")
+    run.add_argument("--jobs", type=int, default=None, metavar="N",
+                     help="worker processes (default: every core this process may use); "
+                          "the output is the same byte for byte whatever N is")
     run.set_defaults(_run=_run)
 
     into = sub.add_parser("import", help="de-identify a session and import the pseudonymised "
@@ -76,7 +79,8 @@ def _run(args: argparse.Namespace) -> int:
     source = check_input_folder(args.input, "--input")
     out = check_output_folder(args.output, "--output", {"--input": source})
     _outside(out, source, linkage=args.linkage, audit_log=args.audit_log)
-    params = {"key": _key(args), "linkage": args.linkage, "audit_log": args.audit_log}
+    params = {"key": _key(args), "linkage": args.linkage, "audit_log": args.audit_log,
+              "jobs": args.jobs}
     if args.options:
         params["options"] = args.options
     report = run(args.input, args.output, params)

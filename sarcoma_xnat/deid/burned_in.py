@@ -33,12 +33,13 @@ RISKY_MODALITIES = frozenset({"US", "OT", "SC", "XC", "DOC", "ES", "GM", "SM"})
 _SCREEN_TYPES = frozenset({"SCREEN SAVE", "SCREEN_SAVE", "SECONDARY_CAPTURE"})
 
 
-def check_burned_in(ds: Dataset, file: str | None = None) -> None:
+def check_burned_in(ds: Dataset, file: str | None = None, has_pixels: bool | None = None) -> None:
     """Raise :class:`DeidentificationError` if ``ds`` may have burned-in identifying text.
 
     Refused: Burned In Annotation (0028,0301) = YES; Image Type containing SCREEN SAVE;
     a SOP class or modality known to carry burned-in text unless Burned In Annotation
-    says NO. Objects without pixels (SEG, RTSTRUCT, SR) pass.
+    says NO. Objects without pixels (SEG, RTSTRUCT, SR) pass. ``has_pixels`` says whether
+    the file has pixel data when ``ds`` is its header only (:mod:`sarcoma_xnat.deid.split`).
     """
     flag = str(ds.get("BurnedInAnnotation", "") or "").strip().upper()
     if flag == "YES":
@@ -52,8 +53,9 @@ def check_burned_in(ds: Dataset, file: str | None = None) -> None:
         if values & _SCREEN_TYPES:
             raise DeidentificationError("refused: Image Type says SCREEN SAVE (a screen "
                                         "capture may show the patient's name)", file=file)
-    if flag == "NO" or "PixelData" not in ds and "FloatPixelData" not in ds \
-            and "EncapsulatedDocument" not in ds:
+    if has_pixels is None:
+        has_pixels = "PixelData" in ds or "FloatPixelData" in ds
+    if flag == "NO" or not has_pixels and "EncapsulatedDocument" not in ds:
         return
     sop_class = str(ds.get("SOPClassUID", ""))
     if sop_class in BURNED_IN_SOP_CLASSES:

@@ -5,6 +5,8 @@ an operator of the CT in the MR's comments. So before any file is cleaned, every
 header in the folder is read (up to the pixel data) and its identifying values
 (:func:`sarcoma_xnat.deid.values.identifying_values`) are pooled over every file that
 shares a patient or a study with it. The second pass cleans each file with its pool.
+Headers are read in ``jobs`` processes (:func:`~sarcoma_xnat.deid.jobs.map_files`) and
+only the elements that can hold such values are decoded, so this pass stays cheap.
 """
 
 from __future__ import annotations
@@ -15,10 +17,25 @@ from pathlib import Path
 
 import pydicom
 
+from sarcoma_xnat.deid.jobs import map_files
 from sarcoma_xnat.deid.scrub import Scrubber
 from sarcoma_xnat.deid.values import identifying_values, tokens_of
 
-__all__ = ["StudyValues"]
+__all__ = ["StudyValues", "header_values"]
+
+_Found = tuple[set[str], str, str]
+
+
+def header_values(path: str | os.PathLike[str]) -> _Found | None:
+    """Return a file's identifying values, PatientID and StudyInstanceUID; None if unreadable."""
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        values = identifying_values(ds)
+        patient = str(ds.get("PatientID", "") or "").strip()
+        study = str(ds.get("StudyInstanceUID", "") or "").strip()
+    except Exception:  # noqa: BLE001 - the second pass reports unreadable files
+        return None
+    return values, patient, study
 
 
 class StudyValues:
@@ -28,18 +45,22 @@ class StudyValues:
     ----------
     paths : iterable of path-like
         The files; any that cannot be read contributes nothing (the second pass reports it).
+    jobs : int
+        Processes reading the headers.
     """
 
-    def __init__(self, paths: Iterable[str | os.PathLike[str]]) -> None:
+    def __init__(self, paths: Iterable[str | os.PathLike[str]], jobs: int = 1) -> None:
         self._parent: dict[object, object] = {}
         self._values: dict[Path, set[str]] = {}
-        for path in paths:
-            self._add(Path(path))
+        files = [Path(p) for p in paths]
+        for path, found in zip(files, map_files(header_values, files, jobs)):
+            self._add(path, found)
         pools: dict[object, set[str]] = {}
         for path, values in self._values.items():
             pools.setdefault(self._find(path), set()).update(values)
         self._pools = {root: tokens_of(values) for root, values in pools.items()}
         self._all = tokens_of(v for values in pools.values() for v in values)
+        self._scrubbers: dict[tuple[str, ...], Scrubber] = {}
 
     def _find(self, node: object) -> object:
         parent = self._parent.setdefault(node, node)
@@ -54,14 +75,10 @@ class StudyValues:
         if ra != rb:
             self._parent[ra] = rb
 
-    def _add(self, path: Path) -> None:
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True)
-            values = identifying_values(ds)
-            patient = str(ds.get("PatientID", "") or "").strip()
-            study = str(ds.get("StudyInstanceUID", "") or "").strip()
-        except Exception:  # noqa: BLE001 - the second pass reports unreadable files
+    def _add(self, path: Path, found: _Found | None) -> None:
+        if found is None:
             return
+        values, patient, study = found
         self._values[path] = values
         self._find(path)
         if patient:
@@ -77,9 +94,16 @@ class StudyValues:
         return self._pools[self._find(path)]
 
     def scrubber(self, path: str | os.PathLike[str]) -> Scrubber:
-        """Return a :class:`Scrubber` for the pool of ``path``."""
-        return Scrubber(self.tokens(path))
+        """Return the :class:`Scrubber` of the pool of ``path`` (one per pool: it remembers)."""
+        tokens = self.tokens(path)
+        found = self._scrubbers.get(tokens)
+        if found is None:
+            found = self._scrubbers[tokens] = Scrubber(tokens)
+        return found
 
     def everything(self) -> Scrubber:
         """Return a :class:`Scrubber` for the values of every file (for names of bad files)."""
-        return Scrubber(self._all)
+        found = self._scrubbers.get(self._all)
+        if found is None:
+            found = self._scrubbers[self._all] = Scrubber(self._all)
+        return found

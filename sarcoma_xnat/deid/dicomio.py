@@ -18,7 +18,7 @@ from pydicom.errors import InvalidDicomError
 
 from sarcoma_xnat.errors import DeidentificationError
 
-__all__ = ["dataset_bytes", "read_dicom"]
+__all__ = ["check_complete", "dataset_bytes", "read_dicom"]
 
 _UNDEFINED = 0xFFFFFFFF
 _PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
@@ -49,11 +49,18 @@ def read_dicom(path: str | os.PathLike[str], name: str | None = None) -> Dataset
     except (EOFError, OSError, ValueError, struct.error, KeyError, TypeError) as exc:
         raise DeidentificationError(f"unreadable DICOM file ({type(exc).__name__})",
                                     file=label) from None
-    _check_complete(ds, label)
+    check_complete(ds, label)
     return ds
 
 
-def _check_complete(ds: Dataset, label: str) -> None:
+def check_complete(ds: Dataset, label: str, pixel_bytes: int | None = None,
+                   has_pixels: bool | None = None) -> None:
+    """Raise :class:`DeidentificationError` if ``ds`` was read from a truncated file.
+
+    ``has_pixels`` and ``pixel_bytes`` (the native pixel data's value length) describe
+    pixel data read apart from ``ds`` (:mod:`sarcoma_xnat.deid.split`); by default the
+    pixel data is looked for in ``ds``.
+    """
     keys = list(ds.keys())
     if not keys:
         raise DeidentificationError("empty DICOM data set (truncated file?)", file=label)
@@ -67,13 +74,17 @@ def _check_complete(ds: Dataset, label: str) -> None:
         if keyword not in ds:
             raise DeidentificationError(f"incomplete DICOM file: no {keyword} (truncated file?)",
                                         file=label)
-    if "Rows" in ds and "Columns" in ds and not any(t in ds for t in _PIXEL_TAGS):
+    if has_pixels is None:
+        has_pixels = any(t in ds for t in _PIXEL_TAGS)
+        if 0x7FE00010 in ds:
+            pixel_bytes = len(ds.get_item(0x7FE00010).value or b"")
+    if "Rows" in ds and "Columns" in ds and not has_pixels:
         raise DeidentificationError("image without pixel data (truncated file?)", file=label)
     meta = getattr(ds, "file_meta", None)
     syntax = getattr(meta, "TransferSyntaxUID", None)
-    if 0x7FE00010 in ds and syntax is not None and not syntax.is_compressed:
+    if pixel_bytes is not None and syntax is not None and not syntax.is_compressed:
         expected = _native_pixel_bytes(ds)
-        found = len(ds.get_item(0x7FE00010).value or b"")
+        found = pixel_bytes
         if expected is not None and found < expected:
             raise DeidentificationError(f"truncated pixel data: {found} of {expected} bytes",
                                         file=label)

@@ -14,13 +14,14 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pydicom.datadict import dictionary_VR
+from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID_dictionary
 
 from sarcoma_xnat import __version__
 from sarcoma_xnat.deid.burned_in import check_burned_in
+from sarcoma_xnat.deid.encode import encoded_element
 from sarcoma_xnat.deid.keys import SiteKey
 from sarcoma_xnat.deid.profile import (DEFAULT_OPTIONS, PROFILE_EDITION, CompiledProfile, Option,
                                        compile_profile, load_safe_private)
@@ -62,8 +63,14 @@ _BINARY_VRS = frozenset({"OB", "OW", "UN", "OD", "OF", "OL", "OV"})
 _STRING_VRS = _TEXT_VRS | {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "PN", "TM", "UI", "UR"}
 _DUMMY = {"DA": "19000101", "DT": "19000101000000", "TM": "000000", "DS": "0", "IS": "0",
           "AS": "000Y", "UR": "", "AE": "ANONYMIZED"}
+#: VRs whose unlisted attributes are kept as they are: their values are never read
+_INERT_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "AT", "TM", "DS", "IS", "AS", "OB",
+                        "OW", "OD", "OF", "OL", "OV", "SV", "UV"})
+_KEEP, _WALK, _TEXT, _CODE = object(), object(), object(), object()  # plans, see _plan
+_GONE = object()  # in the memo: the element was removed
+_MEMO_SIZE, _MEMO_VALUE = 20_000, 16_384  # elements remembered per patient; largest value
 _GRAPHICS_GROUPS = frozenset(range(0x5000, 0x5020, 2)) | frozenset(range(0x6000, 0x6020, 2))
-_PATIENT_NAME, _PATIENT_ID = 0x00100010, 0x00100020
+_PATIENT_NAME, _PATIENT_ID, _PADDING = 0x00100010, 0x00100020, 0xFFFCFFFC
 _METHOD = f"sarcoma-xnat {__version__}: PS3.15 {PROFILE_EDITION} Basic Profile"
 
 
@@ -104,20 +111,24 @@ class Deidentifier:
         self._keep_dates = Option.RETAIN_LONG_FULL_DATES in self.profile.options
         self._basic = compile_profile(()).actions  # what C falls back to when it cannot clean
         self._safe_public: frozenset[int] = frozenset()
+        self._plans: dict[tuple[int, str | None], object] = {}  # (tag, VR as read) -> plan
 
     def deidentify(self, ds: Dataset, file: str | None = None,
-                   scrubber: Scrubber | None = None) -> DeidResult:
+                   scrubber: Scrubber | None = None, has_pixels: bool | None = None) -> DeidResult:
         """De-identify ``ds`` in place and return what was done.
 
         ``scrubber`` may be passed when the caller already built it from ``ds`` (with
-        :func:`~sarcoma_xnat.deid.scrub.identifying_tokens`), to save the work.
+        :func:`~sarcoma_xnat.deid.scrub.identifying_tokens`), to save the work;
+        ``has_pixels`` when ``ds`` is a header read without its pixel data. Elements
+        whose action needs no look at their value are never decoded (they are written
+        back as the bytes they were read as).
 
         Raises
         ------
         DeidentificationError
             When the image may carry burned-in text, or has no PatientID to pseudonymise.
         """
-        check_burned_in(ds, file)
+        check_burned_in(ds, file, has_pixels)
         patient_id = str(ds.get("PatientID", "") or "").strip()
         if not patient_id:
             raise DeidentificationError("no PatientID: cannot assign a pseudonym", file=file)
@@ -126,43 +137,121 @@ class Deidentifier:
         if scrubber is None:
             scrubber = Scrubber(identifying_tokens(ds))
         ctx = _Context(pseudonym, shift, scrubber, Counter())
-        self._clean(ds, ctx)
+        if _PADDING in ds:  # Data Set Trailing Padding: no meaning (PS3.10 7.2), any bytes
+            del ds[_PADDING]
+        memo = scrubber.memo.setdefault(  # what an element became, for this patient and file form
+            (pseudonym, shift, tuple(ds._character_set), ds.original_encoding), {})
+        self._clean(ds, ctx, memo if len(memo) < _MEMO_SIZE else None)
         self._stamp(ds, ctx)
         self._replace_file_meta(ds)
         return DeidResult(pseudonym, shift, ctx.counts)
 
     # -- walking -----------------------------------------------------------------
-    def _clean(self, ds: Dataset, ctx: _Context) -> None:
+    def _clean(self, ds: Dataset, ctx: _Context, memo: dict[object, object] | None = None) -> None:
+        """Clean every element of ``ds`` (and its items) in place.
+
+        ``memo`` (top level only) maps an element as read — tag, VR, length, bytes — to
+        what cleaning made of it and the actions counted: the files of a series repeat
+        most of their header, and the same bytes under the same patient, pool and
+        encoding always come out the same (:func:`~sarcoma_xnat.deid.encode.encoded_element`).
+        """
         private: list[int] = []
-        for tag in list(ds.keys()):
+        plans = self._plans
+        for tag, elem in list(ds._dict.items()):
             group = tag >> 16
             if group & 1:
                 private.append(tag)
                 continue
-            try:
-                if ds[tag].VR == "UN":  # resolve: UN -> dictionary VR, UN sequences parsed
-                    _resolve_un(ds, tag)
-            except Exception:  # noqa: BLE001 - a value that cannot be read cannot be checked
-                del ds[tag]
-                ctx.counts["X"] += 1
+            plan = plans.get((tag, elem.VR))
+            if plan is None:
+                plan = plans[(tag, elem.VR)] = self._plan(tag, elem.VR)
+            if plan is _KEEP:
                 continue
-            if group in _GRAPHICS_GROUPS and self.profile.graphics == "X":
-                del ds[tag]
-                ctx.counts["X"] += 1
-            elif tag == _PATIENT_ID or tag == _PATIENT_NAME:
-                ds[tag].value = ctx.pseudonym
-                ctx.counts["D"] += 1
-            else:
-                action = self._actions.get(tag)
-                if action is None:
-                    self._unlisted(ds, tag, ctx)
+            if plan is not _WALK:  # unlisted text: scrub; as-read ASCII found clean is kept
+                data = elem.value if getattr(elem, "is_raw", False) else None
+                if not (isinstance(data, bytes) and data.isascii() and b"\x1b" not in data
+                        and not ctx.scrubber.is_dirty(data.decode("ascii"), plan is _TEXT)):
+                    self._scrub(ds, tag, ctx, patterns=plan is _TEXT)
+                continue
+            data = elem.value if memo is not None and getattr(elem, "is_raw", False) else None
+            if isinstance(data, bytes) and len(data) <= _MEMO_VALUE:
+                key = (tag, elem.VR, elem.length, data)
+                hit = memo.get(key)  # type: ignore[union-attr]
+                if hit is None:
+                    before = Counter(ctx.counts)
+                    self._walk(ds, tag, ctx)
+                    out = encoded_element(ds, tag) if tag in ds else _GONE
+                    if out is not None:
+                        memo[key] = (out, ctx.counts - before)  # type: ignore[index]
+                    continue
+                out, counts = hit  # type: ignore[misc]
+                if out is _GONE:
+                    del ds[tag]
                 else:
-                    self._apply(ds, tag, action, ctx)
+                    ds._dict[tag] = out
+                ctx.counts.update(counts)
+                continue
+            self._walk(ds, tag, ctx)
         if private:
             self._private(ds, private, ctx)
 
+    def _walk(self, ds: Dataset, tag: int, ctx: _Context) -> None:
+        """Handle one public element on the general path: resolve UN, then its action."""
+        group = tag >> 16
+        action = self._actions.get(tag)
+        try:
+            if self._needs_value(ds, tag, action) and ds[tag].VR == "UN":
+                _resolve_un(ds, tag)  # resolve: UN -> dictionary VR, UN sequences parsed
+        except Exception:  # noqa: BLE001 - a value that cannot be read cannot be checked
+            del ds[tag]
+            ctx.counts["X"] += 1
+            return
+        if group in _GRAPHICS_GROUPS and self.profile.graphics == "X":
+            del ds[tag]
+            ctx.counts["X"] += 1
+        elif tag == _PATIENT_ID or tag == _PATIENT_NAME:
+            ds[tag].value = ctx.pseudonym
+            ctx.counts["D"] += 1
+        else:
+            if action is None:
+                self._unlisted(ds, tag, ctx)
+            else:
+                self._apply(ds, tag, action, ctx)
+
+    def _plan(self, tag: int, raw_vr: str | None) -> object:
+        """Return how an element of ``tag`` read with ``raw_vr`` is handled, when that is fixed.
+
+        :data:`_KEEP`: kept as it is (its value is never read); :data:`_TEXT` or
+        :data:`_CODE`: scrubbed (with or without patterns); else :data:`_WALK`, the
+        general path through :meth:`_apply` and :meth:`_unlisted`.
+        """
+        if raw_vr == "UN" or tag in (_PATIENT_ID, _PATIENT_NAME) \
+                or (tag >> 16) in _GRAPHICS_GROUPS and self.profile.graphics == "X":
+            return _WALK
+        action = self._actions.get(tag)
+        vr = (raw_vr or _dictionary_vr(tag)).split(" or ")[0]
+        if action == "K":
+            return _WALK if vr == "SQ" else _KEEP
+        if action is not None or vr == "SQ":
+            return _WALK
+        if keyword_for_tag(tag) in CODED_KEYWORDS:
+            return _WALK if keyword_for_tag(tag) == "CodeMeaning" else _KEEP
+        if vr in _SCRUBBED_VRS:
+            return _TEXT if vr in _TEXT_VRS else _CODE
+        return _KEEP if vr not in ("UI", "PN", "DA", "DT", "UN") else _WALK
+
+    def _needs_value(self, ds: Dataset, tag: int, action: str | None) -> bool:
+        """Return whether handling ``tag`` reads its value (text is read by :meth:`_scrub`)."""
+        raw_vr = ds.get_item(tag).VR
+        if raw_vr == "UN" or action not in (None, "K", "X"):
+            return raw_vr == "UN" or action != "C" or self._vr(ds, tag) not in _SCRUBBED_VRS
+        if action == "X" or (tag >> 16) in _GRAPHICS_GROUPS and self.profile.graphics == "X":
+            return False
+        vr = self._vr(ds, tag)
+        return vr == "SQ" or action is None and vr not in _INERT_VRS | _SCRUBBED_VRS
+
     def _vr(self, ds: Dataset, tag: int) -> str:
-        vr = ds[tag].VR  # resolved: pydicom replaces UN by the dictionary VR it knows
+        vr = ds.get_item(tag).VR  # a read value: pydicom replaced UN by the dictionary VR
         if vr is None or vr == "UN":
             try:
                 vr = dictionary_VR(tag)
@@ -203,13 +292,12 @@ class Deidentifier:
     def _unlisted(self, ds: Dataset, tag: int, ctx: _Context) -> None:
         """Handle an attribute the table does not list, by its VR."""
         vr = self._vr(ds, tag)
-        keyword = ds[tag].keyword
+        keyword = keyword_for_tag(tag)
         if vr == "SQ":
             self._recurse(ds, tag, ctx)
         elif keyword in CODED_KEYWORDS:
             if keyword == "CodeMeaning":  # vocabulary: only this patient's own names go
-                self._scrub(ds, tag, ctx, patterns=False)
-                if not ds[tag].value:
+                if self._scrub(ds, tag, ctx, patterns=False) or _empty(ds, tag):
                     ds[tag].value = "ANONYMIZED"  # Type 1 in the Basic Code Sequence Macro
         elif vr == "UI":
             self._remap(ds, tag, registered_kept=True)
@@ -227,18 +315,35 @@ class Deidentifier:
         elif vr == "UN":
             self._check_bytes(ds, tag, ctx)
 
-    def _scrub(self, ds: Dataset, tag: int, ctx: _Context, patterns: bool = True) -> None:
-        """Clean every value of a text element in place, keeping its multiplicity."""
-        elem = ds[tag]
+    def _scrub(self, ds: Dataset, tag: int, ctx: _Context, patterns: bool = True) -> bool:
+        """Clean every value of a text element in place, keeping its multiplicity.
+
+        Return whether it changed. A value still as read is first checked as its bytes
+        when they are plain ASCII (no escape: any character set reads them alike): the
+        check finds a token in the joined values whenever one value holds it, so a
+        clean answer there is the same as value by value, and it saves decoding.
+        """
+        raw = ds.get_item(tag)
+        data = raw.value if getattr(raw, "is_raw", False) else None
+        if isinstance(data, bytes) and data.isascii() and b"\x1b" not in data \
+                and not ctx.scrubber.is_dirty(data.decode("ascii"), patterns):
+            return False
+        try:
+            elem = ds[tag]
+        except Exception:  # noqa: BLE001 - a value that cannot be read cannot be checked
+            del ds[tag]
+            ctx.counts["X"] += 1
+            return True
         if elem.value is None or elem.value == "":
-            return
+            return False
         values = list(elem.value) if elem.VM > 1 else [elem.value]
         texts = [str(v) for v in values]
         if not any(ctx.scrubber.is_dirty(t, patterns) for t in texts):
-            return
+            return False
         cleaned = [ctx.scrubber.clean(t, patterns) for t in texts]
         elem.value = cleaned if elem.VM > 1 else cleaned[0]
         ctx.counts["C"] += 1
+        return True
 
     def _check_bytes(self, ds: Dataset, tag: int, ctx: _Context) -> None:
         """Remove a binary/UN element whose bytes, read as text, hold an identifier."""
@@ -277,8 +382,8 @@ class Deidentifier:
         return 0
 
     def _clean_value(self, ds: Dataset, tag: int, vr: str, ctx: _Context) -> None:
-        elem = ds[tag]
         if vr in ("DA", "DT"):
+            elem = ds[tag]
             if ctx.shift is None:
                 if not self._keep_dates:
                     elem.value = ""
@@ -288,9 +393,9 @@ class Deidentifier:
             elem.value = shifted if elem.VM > 1 else shifted[0]
         elif vr == "TM":
             return  # time of day carries no identity once the date is shifted
-        elif elem.keyword in KEPT_DESCRIPTORS and vr in _TEXT_VRS | {"CS"}:
+        elif keyword_for_tag(tag) in KEPT_DESCRIPTORS and vr in _TEXT_VRS | {"CS"}:
             self._scrub(ds, tag, ctx)
-            if not ds[tag].value and self._basic.get(tag) == "D":  # Type 1: must keep a value
+            if tag in ds and _empty(ds, tag) and self._basic.get(tag) == "D":  # Type 1: a value
                 ds[tag].value = self._dummy(vr, "", ctx)
         else:  # cannot be cleaned by rule: the Basic Profile's own action (Z, D or X)
             basic = self._basic.get(tag, "X")
@@ -381,6 +486,22 @@ def _resolve_un(ds: Dataset, tag: int) -> None:
     data = elem.value  # a UN value is always implicit VR little endian
     ds._dict[tag] = RawDataElement(elem.tag, vr, len(data), data, 0, True, True)
     ds[tag]  # convert now, so that a value that cannot be read fails here
+
+
+def _dictionary_vr(tag: int) -> str:
+    """Return the dictionary VR of a public tag, "UN" if it is unknown."""
+    try:
+        return dictionary_VR(tag)
+    except KeyError:
+        return "UN"
+
+
+def _empty(ds: Dataset, tag: int) -> bool:
+    """Return whether the element ``tag`` has no value (without decoding a read value)."""
+    elem = ds.get_item(tag)
+    if getattr(elem, "is_raw", False):
+        return not elem.value or not elem.value.strip(b" \0")
+    return not elem.value
 
 
 def _decode(data: bytes, ds: Dataset) -> str:

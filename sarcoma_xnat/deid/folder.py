@@ -11,6 +11,12 @@ RTSTRUCT (:func:`sarcoma_xnat.steps.xnat_mount.is_bookkeeping`). Those are left 
 silently — not de-identified, not copied, not reported as bad files, only counted in
 the audit log (``bookkeeping_left_out``); the AIM XML may carry PHI and never reaches
 the output. The output ends with ``manifest.json`` (:mod:`sarcoma_xnat.steps.manifest`).
+
+Each file is read once, its header parsed and cleaned, and its pixel data element
+copied as its bytes (:mod:`sarcoma_xnat.deid.split`); files are done in ``jobs``
+worker processes (:mod:`sarcoma_xnat.deid.jobs`), each writing a hidden part file
+that this process renames into place in input order, so the output is the same
+byte for byte whatever the number of jobs.
 """
 
 from __future__ import annotations
@@ -26,15 +32,16 @@ from typing import Any
 
 from sarcoma_xnat.deid.audit import AuditLog
 from sarcoma_xnat.deid.collect import StudyValues
-from sarcoma_xnat.deid.dicomio import dataset_bytes, read_dicom
 from sarcoma_xnat.deid.engine import Deidentifier
+from sarcoma_xnat.deid.jobs import default_jobs, map_files
 from sarcoma_xnat.deid.keys import SiteKey
 from sarcoma_xnat.deid.linkage import LinkageFile
 from sarcoma_xnat.deid.profile import PROFILE_EDITION
 from sarcoma_xnat.deid.scrub import Scrubber
+from sarcoma_xnat.deid.split import split_bytes
 from sarcoma_xnat.errors import DeidentificationError
 from sarcoma_xnat.progress import progress
-from sarcoma_xnat.steps.base import atomic_output, file_sha256, write_provenance
+from sarcoma_xnat.steps.base import atomic_output, write_provenance
 from sarcoma_xnat.steps.manifest import MANIFEST_FILE, fingerprint, write_manifest
 from sarcoma_xnat.steps.xnat_mount import is_bookkeeping
 
@@ -96,16 +103,89 @@ def _safe_parts(parts: tuple[str, ...], scrubber: Scrubber, key: SiteKey) -> lis
             for part in parts]
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What every worker needs for the second pass (set once per worker)."""
+
+    src: Path
+    dest: Path
+    deidentifier: Deidentifier
+    pools: StudyValues
+
+
+@dataclass(frozen=True)
+class _Done:
+    """What the second pass did with one file (no PHI but the PatientID for the linkage)."""
+
+    rel: str
+    label: str
+    input_sha256: bytes
+    reason: str | None = None
+    unexpected: bool = False
+    part: str = ""
+    target: str = ""
+    sha256: bytes = b""
+    counts: Counter[str] | None = None
+    pseudonym: str = ""
+    patient_id: str = ""
+
+
+_RUN: _Run | None = None
+
+
+def _set_run(run: _Run) -> None:
+    global _RUN
+    _RUN = run
+
+
+def _one(item: tuple[int, Path]) -> _Done:
+    """De-identify one file into a hidden part file beside its target; never raises."""
+    index, path = item
+    run = _RUN
+    assert run is not None
+    rel = path.relative_to(run.src)
+    # a failing file is named by its position and de-identified folders, never its path
+    label = "/".join([*_safe_parts(rel.parent.parts, run.pools.everything(),
+                                   run.deidentifier.key), f"#{index}"])
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return _Done(rel.as_posix(), label, b"", f"unreadable file ({type(exc).__name__})")
+    found = hashlib.sha256(data).digest()
+    try:
+        split = split_bytes(data, label)
+        ds = split.dataset
+        patient_id = str(ds.get("PatientID", "") or "").strip()
+        tokens = run.pools.scrubber(path)
+        result = run.deidentifier.deidentify(ds, label, tokens, split.has_pixels)
+        target = Path(*_safe_parts(rel.parent.parts, tokens, run.deidentifier.key),
+                      f"{ds.SOPInstanceUID}.dcm")
+        out = split.encode()
+    except DeidentificationError as exc:
+        return _Done(rel.as_posix(), label, found, exc.message)
+    except Exception as exc:  # noqa: BLE001 - one bad file must not abort the folder
+        reason = f"cannot be de-identified ({type(exc).__name__})"  # no value from the file
+        return _Done(rel.as_posix(), label, found, reason, unexpected=True)
+    part = target.parent / f".{target.name}.{index}.part"
+    (run.dest / part).parent.mkdir(parents=True, exist_ok=True)
+    (run.dest / part).write_bytes(out)
+    return _Done(rel.as_posix(), label, found, part=part.as_posix(), target=target.as_posix(),
+                 sha256=hashlib.sha256(out).digest(), counts=result.counts,
+                 pseudonym=result.pseudonym, patient_id=patient_id)
+
+
 def deidentify_folder(input_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str],
                       deidentifier: Deidentifier, linkage: LinkageFile | None = None,
-                      audit: AuditLog | None = None) -> FolderReport:
+                      audit: AuditLog | None = None, jobs: int | None = None) -> FolderReport:
     """De-identify every file under ``input_dir`` into ``output_dir`` (created).
 
     A first pass reads every header and pools identifying values per patient and study
     (:class:`~sarcoma_xnat.deid.collect.StudyValues`); the second cleans each file with
     its pool. Files that cannot be de-identified (for any reason) are listed in the
     report's ``skipped`` by a de-identified name (folders scrubbed, ``#`` and their
-    position in sorted order) and the run goes on; nothing is written for them.
+    position in sorted order) and the run goes on; nothing is written for them. Both
+    passes run in ``jobs`` processes (default: every core); the output is the same
+    whatever ``jobs`` is.
     """
     src, dest = Path(input_dir), Path(output_dir)
     if not src.is_dir():
@@ -119,44 +199,37 @@ def deidentify_folder(input_dir: str | os.PathLike[str], output_dir: str | os.Pa
     if report.bookkeeping:
         log.debug("left out %d XNAT bookkeeping files (catalogs, snapshots, AIM)",
                   report.bookkeeping)
-    pools = StudyValues(files)  # first pass: identifying values per study and patient
-    everything = pools.everything()
-    for index, path in enumerate(progress(files, desc="de-identifying"), start=1):
-        rel = path.relative_to(src)
-        inputs.update(rel.as_posix().encode() + b"\0" + bytes.fromhex(file_sha256(path)))
-        # a failing file is named by its position and de-identified folders, never its path
-        label = "/".join([*_safe_parts(rel.parent.parts, everything, deidentifier.key),
-                          f"#{index}"])
-        try:
-            ds = read_dicom(path, label)
-            patient_id = str(ds.get("PatientID", "") or "").strip()
-            tokens = pools.scrubber(path)
-            result = deidentifier.deidentify(ds, label, tokens)
-            target = dest.joinpath(*_safe_parts(rel.parent.parts, tokens, deidentifier.key),
-                                   f"{ds.SOPInstanceUID}.dcm")
-            data = None if target in seen else dataset_bytes(ds)
-        except DeidentificationError as exc:
-            log.warning("skipped a file: %s", exc.message)  # names go to the report only
-            report.skipped.append(SkippedFile(label, exc.message))
-            continue
-        except Exception as exc:  # noqa: BLE001 - one bad file must not abort the folder
-            reason = f"cannot be de-identified ({type(exc).__name__})"  # no value from the file
-            log.warning("skipped a file: %s [file %s]", reason, label)
-            report.skipped.append(SkippedFile(label, reason))
-            continue
-        if data is None:
-            report.skipped.append(SkippedFile(label, "duplicate SOP Instance UID"))
-            continue
-        seen.add(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        digest.update(target.relative_to(dest).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(data).digest())
-        report.written.append(target)
-        report.counts.update(result.counts)
-        report.subjects.add(result.pseudonym)
-        if linkage is not None and patient_id:
-            linkage.record(result.pseudonym, patient_id)
+    jobs = default_jobs() if jobs is None else jobs
+    pools = StudyValues(files, jobs)  # first pass: identifying values per study and patient
+    results = map_files(_one, list(enumerate(files, start=1)), jobs, _set_run,
+                        (_Run(src, dest, deidentifier, pools),))
+    try:
+        for done in progress(results, desc="de-identifying", total=len(files)):
+            inputs.update(done.rel.encode() + b"\0" + done.input_sha256)
+            if done.reason is not None:
+                if done.unexpected:
+                    log.warning("skipped a file: %s [file %s]", done.reason, done.label)
+                else:
+                    log.warning("skipped a file: %s", done.reason)  # names: the report only
+                report.skipped.append(SkippedFile(done.label, done.reason))
+                continue
+            target = dest / done.target
+            if target in seen:
+                (dest / done.part).unlink()
+                report.skipped.append(SkippedFile(done.label, "duplicate SOP Instance UID"))
+                continue
+            seen.add(target)
+            os.replace(dest / done.part, target)
+            digest.update(done.target.encode() + b"\0")
+            digest.update(done.sha256)
+            report.written.append(target)
+            report.counts.update(done.counts or {})
+            report.subjects.add(done.pseudonym)
+            if linkage is not None and done.patient_id:
+                linkage.record(done.pseudonym, done.patient_id)
+    finally:
+        for part in dest.rglob(".*.dcm.*.part"):  # an interrupted run leaves no part file behind
+            part.unlink()
     report.digest = digest.hexdigest()
     report.input_digest = inputs.hexdigest()
     if audit is not None:
@@ -192,6 +265,7 @@ def run(input_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str],
     """
     started = time.time()
     key: SiteKey = params["key"]
+    jobs = params.get("jobs")
     options = params.get("options")
     deidentifier = Deidentifier(key) if options is None else Deidentifier(key, options)
     linkage = LinkageFile(params["linkage"], key) if params.get("linkage") else None
@@ -199,7 +273,7 @@ def run(input_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str],
         linkage.check_key()  # another secret would split patients: refuse before any work
     with atomic_output(output_dir) as staging:
         audit = AuditLog(staging / AUDIT_FILE)
-        report = deidentify_folder(input_dir, staging, deidentifier, linkage, audit)
+        report = deidentify_folder(input_dir, staging, deidentifier, linkage, audit, jobs)
         if params.get("audit_log"):
             AuditLog(params["audit_log"]).write(**{"event": "deidentify-folder",
                                                    **{k: v for k, v in audit.records[-1].items()

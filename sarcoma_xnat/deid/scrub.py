@@ -33,6 +33,9 @@ _PATTERNS = (
 )
 
 
+_MAX_ANSWERS = 50_000
+
+
 def identifying_tokens(ds: Dataset) -> tuple[str, ...]:
     """Return the identifying strings ``ds`` carries at any depth, longest first."""
     return tokens_of(identifying_values(ds))
@@ -61,6 +64,9 @@ class Scrubber:
     def __init__(self, tokens: Iterable[str]) -> None:
         self.tokens = tuple(tokens)
         self._text, self._names = _compile(self.tokens)
+        self._answers: dict[tuple[str, bool], bool] = {}  # series repeat their text: ask once
+        #: for the de-identifier: what elements became under this pool (see engine._clean)
+        self.memo: dict[object, dict[object, object]] = {}
 
     def clean(self, text: str, patterns: bool = True) -> str:
         """Return ``text`` with every token (and pattern) removed, whitespace tidied."""
@@ -76,8 +82,14 @@ class Scrubber:
         """Return whether ``text`` holds a token (or pattern); bytes are read as UTF-8."""
         if isinstance(text, bytes):
             text = text.decode("utf-8", "replace")
-        pattern = self._text if patterns else self._names
-        return pattern is not None and pattern.search(text) is not None
+        answer = self._answers.get((text, patterns))
+        if answer is None:
+            pattern = self._text if patterns else self._names
+            answer = pattern is not None and pattern.search(text) is not None
+            if len(self._answers) > _MAX_ANSWERS:
+                self._answers.clear()
+            self._answers[(text, patterns)] = answer
+        return answer
 
 
 @functools.lru_cache(maxsize=256)

@@ -16,6 +16,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 
+from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
@@ -71,13 +72,44 @@ def _texts(value: object) -> Iterator[str]:
     yield str(value)
 
 
+_SKIPS: dict[tuple[int, str | None], bool] = {}
+
+
+def _skip(tag: int, elem: object) -> bool:
+    """Return whether ``elem`` is neither PN, SQ nor an identity attribute, without decoding it."""
+    if not getattr(elem, "is_raw", False):
+        return False
+    vr = getattr(elem, "VR")
+    answer = _SKIPS.get((tag, vr))
+    if answer is None:
+        answer = _SKIPS[(tag, vr)] = _skip_vr(tag, vr)
+    return answer
+
+
+def _skip_vr(tag: int, vr: str | None) -> bool:
+    """Return whether an element of ``tag`` read with ``vr`` can be left undecoded."""
+    if vr is None or vr == "UN":
+        if tag >> 16 & 1:
+            return False  # a private VR is found through its creator: read it
+        try:
+            vr = dictionary_VR(tag)
+        except KeyError:
+            return True  # unknown public attribute: read as bytes, never collected here
+    return "SQ" not in vr and "PN" not in vr and keyword_for_tag(tag) not in IDENTITY_KEYWORDS
+
+
 def identifying_values(ds: Dataset) -> set[str]:
-    """Return every PN value and identity attribute value in ``ds`` and its items."""
+    """Return every PN value and identity attribute value in ``ds`` and its items.
+
+    Elements that can be neither (by VR and keyword) are not decoded.
+    """
     out: set[str] = set()
     stack = [ds]
     while stack:
         current = stack.pop()
-        for tag in list(current.keys()):
+        for tag, raw in list(current._dict.items()):
+            if _skip(tag, raw):
+                continue
             try:
                 elem = current[tag]
             except Exception:  # noqa: BLE001 - an unreadable value cannot be collected

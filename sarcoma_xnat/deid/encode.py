@@ -1,0 +1,178 @@
+"""Encode a de-identified data set quickly: elements still as read are copied as their bytes.
+
+After cleaning, most elements of a header are untouched: pydicom still holds them as
+the raw bytes it read (:class:`~pydicom.dataelem.RawDataElement`). pydicom's writer
+handles each of them through a general path that costs more than de-identifying it.
+:func:`encode` writes them itself (tag, VR, length, the same value bytes), recurses
+into sequences the way pydicom's ``write_sequence_item`` does, and hands every other
+element to pydicom's ``write_data_element``. The result is the same bytes as
+:func:`~sarcoma_xnat.deid.dicomio.dataset_bytes` (a test holds it to that); where the
+data set needs what only pydicom's full writer does (a changed character set or
+encoding, an ambiguous VR, a deflated transfer syntax) it falls back to that writer.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from pydicom.charset import convert_encodings, default_encoding
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_data_element, write_file_meta_info
+from pydicom.uid import DeflatedExplicitVRLittleEndian
+from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
+
+from sarcoma_xnat.deid.dicomio import dataset_bytes
+
+__all__ = ["encode", "encoded_element"]
+
+_UNDEFINED = 0xFFFFFFFF
+_LONG = frozenset(str(vr) for vr in EXPLICIT_VR_LENGTH_32)
+#: VRs pydicom writes with ``write_string`` (ASCII, space-padded; UI null-padded) when the
+#: value is a ``str``, and text VRs written with the data set's character set
+_STRING_VRS = frozenset({"AE", "AS", "CS", "DA", "DT", "TM", "UI", "UR"})
+_TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC"})
+_NUMBER_FORMATS = {"US": "H", "SS": "h", "UL": "L", "SL": "l", "FL": "f", "FD": "d"}
+
+
+class _Fallback(Exception):
+    """The data set needs pydicom's full writer."""
+
+
+class _Writer:
+    def __init__(self, little: bool, implicit: bool) -> None:
+        self.order = "<" if little else ">"
+        self.implicit = implicit
+        self.encoding = (implicit, little)
+        self._tag = struct.Struct(self.order + "HH")
+        self._short = struct.Struct(self.order + "HH2sH")
+        self._long = struct.Struct(self.order + "HH2sHL")
+        self._implicit = struct.Struct(self.order + "HHL")
+        self._item = struct.Struct(self.order + "HHL")
+
+    def head(self, tag: int, vr: str, length: int) -> bytes:
+        """Return the tag, VR and length fields of one element."""
+        if self.implicit:
+            return self._implicit.pack(tag >> 16, tag & 0xFFFF, length)
+        if vr in _LONG or length == _UNDEFINED:
+            return self._long.pack(tag >> 16, tag & 0xFFFF, vr.encode(), 0, length)
+        return self._short.pack(tag >> 16, tag & 0xFFFF, vr.encode(), length)
+
+    def dataset(self, ds: Dataset, parent: str | list[str]) -> bytes:
+        """Return ``ds`` encoded as pydicom's ``write_dataset`` would encode it."""
+        if (ds.original_character_set != ds._character_set
+                or ds.original_encoding != self.encoding) and any(
+                    getattr(e, "is_raw", False) or " or " in (e.VR or "")
+                    for e in map(ds.get_item, ds.keys())):
+            raise _Fallback  # pydicom would re-read every element, resolving ambiguous VRs
+        encodings = ds.get("SpecificCharacterSet", parent)
+        return b"".join(self.element(ds, tag, encodings) for tag in sorted(ds.keys())
+                        if tag & 0xFFFF or tag >> 16 <= 6)  # no retired group length (PS3.5 7.2)
+
+    def element(self, ds: Dataset, tag: int, encodings: str | list[str]) -> bytes:
+        """Return one element of ``ds`` encoded (tag, VR, length, value)."""
+        elem = ds.get_item(tag)
+        if getattr(elem, "is_raw", False):
+            value = elem.value
+            if elem.length == _UNDEFINED and elem.VR == "SQ" and isinstance(value, bytes):
+                return self.head(tag, "SQ", _UNDEFINED) + value + self._item.pack(0xFFFE, 0xE0DD, 0)
+            if value is None or elem.length == _UNDEFINED or (not self.implicit and (
+                    not elem.VR or len(elem.VR) != 2
+                    or elem.VR not in _LONG and len(value) > 0xFFFF)):
+                elem = ds[tag]
+            else:
+                return self.head(tag, elem.VR or "", len(value)) + value
+        if elem.VR == "SQ" and not elem.is_buffered:
+            return self.sequence(tag, elem, encodings)
+        if (value := self.value(elem, ds)) is not None:
+            return self.head(tag, elem.VR, len(value)) + value
+        fp = DicomBytesIO()
+        fp.is_implicit_VR, fp.is_little_endian = self.encoding[0], self.order == "<"
+        write_data_element(fp, elem, encodings)
+        return fp.getvalue()
+
+    def value(self, elem: object, ds: Dataset) -> bytes | None:
+        """Return the value bytes of a plain element (one ASCII string or number), else None."""
+        vr, value = getattr(elem, "VR"), getattr(elem, "value")
+        if vr in _NUMBER_FORMATS and value.__class__ in (int, float):
+            return struct.pack(self.order + _NUMBER_FORMATS[vr], value)
+        if value.__class__ is not str and value.__class__.__name__ != "UID" \
+                or not value.isascii() or vr not in _STRING_VRS and (
+                    vr not in _TEXT_VRS or any("2022" in c for c in ds._character_set)):
+            return None
+        data = value.encode("ascii")
+        return data + (b"\0" if vr == "UI" else b" ") if len(data) % 2 else data
+
+    def sequence(self, tag: int, elem: object, encodings: str | list[str]) -> bytes:
+        """Return a sequence element: its items as ``write_sequence_item`` writes them."""
+        items = []
+        encodings = convert_encodings(encodings or [default_encoding])
+        for item in getattr(elem, "value") or ():
+            body = self.dataset(item, encodings)
+            if getattr(item, "is_undefined_length_sequence_item", False):
+                items.append(self._item.pack(0xFFFE, 0xE000, _UNDEFINED) + body
+                             + self._item.pack(0xFFFE, 0xE00D, 0))
+            else:
+                items.append(self._item.pack(0xFFFE, 0xE000, len(body)) + body)
+        value = b"".join(items)
+        if getattr(elem, "is_undefined_length"):
+            return (self.head(tag, "SQ", _UNDEFINED) + value
+                    + self._item.pack(0xFFFE, 0xE0DD, 0))
+        return self.head(tag, "SQ", len(value)) + value
+
+
+def encoded_element(ds: Dataset, tag: int) -> RawDataElement | None:
+    """Return element ``tag`` of the top-level data set ``ds`` as it will be written.
+
+    The result is a raw element holding the encoded value, which reads back as the
+    same value and is written as the same bytes; None where only pydicom's full
+    writer can tell those bytes (see :func:`encode`).
+    """
+    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if syntax is None or syntax == DeflatedExplicitVRLittleEndian \
+            or not syntax.is_transfer_syntax or ds.original_encoding != (
+                syntax.is_implicit_VR, syntax.is_little_endian):
+        return None
+    writer = _Writer(syntax.is_little_endian, syntax.is_implicit_VR)
+    elem = ds.get_item(tag)
+    vr = elem.VR
+    if not vr or " or " in vr or ds.original_character_set != ds._character_set:
+        return None
+    try:
+        data = writer.element(ds, tag, ds.get("SpecificCharacterSet", "iso8859"))
+    except _Fallback:
+        return None
+    head = 8 if writer.implicit or vr not in _LONG and vr != "SQ" else 12
+    if vr == "SQ" and getattr(elem, "is_undefined_length", False):
+        return RawDataElement(elem.tag, vr, _UNDEFINED, data[head:-8], 0, writer.implicit,
+                              writer.order == "<")
+    length = len(data) - head
+    return RawDataElement(elem.tag, vr, length, data[head:], 0, writer.implicit,
+                          writer.order == "<")
+
+
+def encode(ds: Dataset) -> bytes:
+    """Return ``ds`` as a DICOM Part 10 file, the same bytes as ``dataset_bytes(ds)``.
+
+    ``ds`` must carry the file meta it is to be written with (the de-identifier sets
+    it); its transfer syntax decides the encoding.
+    """
+    meta = getattr(ds, "file_meta", None)
+    syntax = getattr(meta, "TransferSyntaxUID", None)
+    if syntax is None or syntax == DeflatedExplicitVRLittleEndian or not syntax.is_transfer_syntax \
+            or "PixelData" in ds or ds.get("SOPInstanceUID") != meta.get(
+                "MediaStorageSOPInstanceUID") or ds.get("SOPClassUID") != meta.get(
+                "MediaStorageSOPClassUID"):
+        return dataset_bytes(ds)  # pydicom's writer sets what these need
+    writer = _Writer(syntax.is_little_endian, syntax.is_implicit_VR)
+    try:
+        body = writer.dataset(ds, "iso8859")
+    except _Fallback:
+        return dataset_bytes(ds)
+    fp = DicomBytesIO()
+    fp.is_implicit_VR, fp.is_little_endian = False, True
+    fp.write(getattr(ds, "preamble", None) or b"\0" * 128)
+    fp.write(b"DICM")
+    write_file_meta_info(fp, meta, enforce_standard=True)  # sets its group length
+    return fp.getvalue() + body

@@ -1,0 +1,90 @@
+"""Run per-file de-identification work on every core, quietly, in input order.
+
+Both passes of folder de-identification (value collection, then cleaning) are a
+function applied to each file. :func:`map_files` applies it in ``jobs`` worker
+processes (``--jobs``, default: every core this process may use) and yields the
+results in input order, so that the output does not depend on the number of jobs.
+Workers print nothing: logging is off and warnings are ignored in them, because a
+library warning may quote a value from the file. :func:`quiet` does the same for
+the work done in this process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
+
+from pydicom import config
+
+from sarcoma_xnat.errors import ConfigurationError
+
+__all__ = ["default_jobs", "map_files", "quiet"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def default_jobs() -> int:
+    """Return the number of cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence pydicom's warnings and value validation (their text may quote a value)."""
+    logger = logging.getLogger("pydicom")
+    disabled, mode = logger.disabled, config.settings.reading_validation_mode
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logger.disabled = True
+        config.settings.reading_validation_mode = config.IGNORE
+        try:
+            yield
+        finally:
+            logger.disabled = disabled
+            config.settings.reading_validation_mode = mode
+
+
+def _start_worker(init: Callable[..., None] | None, args: tuple[Any, ...]) -> None:
+    """Set up one worker: nothing it does is logged or warned about, then ``init(*args)``."""
+    logging.disable(logging.CRITICAL)
+    warnings.simplefilter("ignore")
+    config.settings.reading_validation_mode = config.IGNORE
+    if init is not None:
+        init(*args)
+
+
+def map_files(func: Callable[[T], R], items: Sequence[T], jobs: int,
+              init: Callable[..., None] | None = None,
+              init_args: tuple[Any, ...] = ()) -> Iterator[R]:
+    """Yield ``func(item)`` for every item, in order, computed in ``jobs`` processes.
+
+    ``init(*init_args)`` sets up the per-run state ``func`` reads (in each worker, or in
+    this process when ``jobs`` is 1 or there is one item). ``func`` must be a module-level
+    function.
+    """
+    if jobs < 1:
+        raise ConfigurationError(f"--jobs must be at least 1, got {jobs}")
+    jobs = min(jobs, len(items))
+    if jobs <= 1:
+        if init is not None:
+            init(*init_args)
+        with quiet():
+            for item in items:
+                yield func(item)
+        return
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else methods[0])
+    chunk = max(1, min(32, len(items) // (jobs * 8)))
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
+                             initargs=(init, init_args)) as pool:
+        yield from pool.map(func, items, chunksize=chunk)

@@ -1,0 +1,134 @@
+"""The fast path of folder de-identification gives what the plain path gives, whatever --jobs.
+
+Header-only reading with the pixel data copied as bytes (:mod:`sarcoma_xnat.deid.split`),
+the encoder that copies untouched elements (:mod:`sarcoma_xnat.deid.encode`) and the
+worker processes (``jobs``) must not change a single output byte, and must not let a
+library warning quote a value from a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from pathlib import Path
+
+import pydicom
+import pytest
+from deidcorpus import build_corpus, load, write
+from pydicom.data import get_testdata_file
+
+from sarcoma_xnat.cli import main
+from sarcoma_xnat.deid import Deidentifier, dataset_bytes, deidentify_folder, read_dicom
+from sarcoma_xnat.deid.encode import encode
+from sarcoma_xnat.deid.split import read_split
+from sarcoma_xnat.errors import DeidentificationError
+
+VENDOR_FILES = ["CT_small.dcm", "MR_small.dcm", "MR_small_bigendian.dcm", "MR_small_implicit.dcm",
+                "MR_small_RLE.dcm", "MR_small_jp2klossless.dcm", "rtplan.dcm", "rtdose.dcm",
+                "image_dfl.dcm", "JPEG2000.dcm"]
+
+
+def _tree(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """Real-world-like files plus pydicom's vendor files, in one folder."""
+    root = tmp_path / "in"
+    build_corpus(root)
+    for name in VENDOR_FILES:
+        target = root / "vendor" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(get_testdata_file(name), target)
+    return root
+
+
+def test_jobs_give_the_same_bytes(corpus: Path, tmp_path: Path,
+                                  deidentifier: Deidentifier) -> None:
+    one = deidentify_folder(corpus, tmp_path / "j1", deidentifier, jobs=1)
+    two = deidentify_folder(corpus, tmp_path / "j2", deidentifier, jobs=2)
+    assert len(one.written) >= 15 and one.digest == two.digest
+    assert _tree(tmp_path / "j1") == _tree(tmp_path / "j2")
+    assert [s.file for s in one.skipped] == [s.file for s in two.skipped]
+    assert not list((tmp_path / "j2").rglob("*.part"))
+
+
+@pytest.mark.parametrize("name", VENDOR_FILES)
+def test_header_only_path_writes_what_the_whole_file_path_writes(
+        name: str, deidentifier: Deidentifier) -> None:
+    path = get_testdata_file(name)
+
+    def outcome(header_only: bool) -> bytes | str:
+        try:
+            if header_only:
+                split = read_split(path)
+                deidentifier.deidentify(split.dataset, None, None, split.has_pixels)
+                return split.encode()
+            whole = read_dicom(path)
+            deidentifier.deidentify(whole)
+            return dataset_bytes(whole)
+        except DeidentificationError as exc:  # refused (a secondary capture): refused alike
+            return exc.message
+
+    assert outcome(True) == outcome(False)
+
+
+def test_pixel_data_bytes_are_copied_untouched(deidentifier: Deidentifier) -> None:
+    for name in ("CT_small.dcm", "MR_small_RLE.dcm", "MR_small_jp2klossless.dcm"):
+        path = get_testdata_file(name)
+        data = Path(path).read_bytes()
+        split = read_split(path)
+        deidentifier.deidentify(split.dataset, None, None, split.has_pixels)
+        assert split.pixels and split.pixels in data  # the element, as on disk
+        out = split.encode()
+        assert out.endswith(split.pixels)
+        assert pydicom.dcmread(pydicom.filebase.DicomBytesIO(out)).PixelData == \
+            pydicom.dcmread(path).PixelData
+
+
+def test_encoder_matches_pydicom_on_every_corpus_file(tmp_path: Path,
+                                                      deidentifier: Deidentifier) -> None:
+    paths = build_corpus(tmp_path / "c")
+    paths.append(write(load("rtstruct.dcm"), tmp_path / "c" / "rtstruct.dcm"))
+    for path in paths:
+        ds = read_split(path).dataset
+        deidentifier.deidentify(ds)
+        assert encode(ds) == dataset_bytes(ds), path.name
+
+
+def test_truncated_pixel_data_is_refused(tmp_path: Path, deidentifier: Deidentifier) -> None:
+    data = Path(get_testdata_file("CT_small.dcm")).read_bytes()
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "cut.dcm").write_bytes(data[:-100])
+    report = deidentify_folder(tmp_path / "in", tmp_path / "out", deidentifier, jobs=1)
+    assert not report.written and "truncated" in report.skipped[0].reason
+
+
+def test_no_library_warning_quotes_a_value(tmp_path: Path, deidentifier: Deidentifier,
+                                           caplog: pytest.LogCaptureFixture,
+                                           recwarn: pytest.WarningsRecorder) -> None:
+    ds = load("CT_small.dcm")
+    ds.PatientName = "HOUSE^GREGORY"
+    ds.ReferencedSOPInstanceUID = "1.2.HOUSE"  # invalid UI: pydicom's warning would quote it
+    write(ds, tmp_path / "in" / "a.dcm")
+    caplog.set_level(logging.DEBUG)
+    recwarn.clear()  # the warning of building the file is not the run's
+    caplog.clear()
+    deidentify_folder(tmp_path / "in", tmp_path / "out", deidentifier, jobs=1)
+    said = [r.getMessage() for r in caplog.records] + [str(w.message) for w in recwarn]
+    assert not [m for m in said if "HOUSE" in m.upper()]
+
+
+def test_cli_jobs_option(tmp_path: Path, corpus: Path, secret_file: Path,
+                         capfd: pytest.CaptureFixture[str]) -> None:
+    for jobs in ("1", "2"):
+        main(["deid", "run", "--input", str(corpus), "--output", str(tmp_path / f"o{jobs}"),
+              "--secret-file", str(secret_file), "--jobs", jobs])
+    said = capfd.readouterr()
+    assert "HOUSE" not in (said.out + said.err).upper()
+    files = {k: v for k, v in _tree(tmp_path / "o1").items() if k.endswith(".dcm")}
+    assert files and files == {k: v for k, v in _tree(tmp_path / "o2").items()
+                               if k.endswith(".dcm")}
