@@ -25,6 +25,7 @@ COMMANDS: tuple[str, ...] = (
     "sarcoma_xnat.commands.demo",
     "sarcoma_xnat.commands.synth",
     "sarcoma_xnat.commands.preprocess",
+    "sarcoma_xnat.commands.radiomics",
     "sarcoma_xnat.commands.deid",
     "sarcoma_xnat.commands.ingest",
     "sarcoma_xnat.commands.containers",
@@ -33,6 +34,7 @@ COMMANDS: tuple[str, ...] = (
     "sarcoma_xnat.commands.segment",
     "sarcoma_xnat.commands.review",
     "sarcoma_xnat.commands.clinical",
+    "sarcoma_xnat.commands.export",
     "sarcoma_xnat.commands.fl",
 )
 

@@ -27,6 +27,12 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "zscore": ("zscore t1_n4.nii.gz t1_z.nii.gz --mask body.nii.gz",),
     "resample": ("resample t2.nii.gz t2_on_t1.nii.gz --reference t1.nii.gz",),
     "roi-mask": ("roi-mask seg.dcm mask.nii.gz --series ./SCANS/1/DICOM",),
+    "radiomics": ("radiomics --archive ./archive --target /archive/projects/P/subjects/S/experiments/E",
+                  "radiomics --input SESSION_MOUNT --output ./radiomics --send-to pacs.local:104 "
+                  "--called-ae PACS"),
+    "export": ("export --archive ./archive --project SARC01 --output ./sarc01-dataset",
+               "export --archive ./archive --project SARC01 --output ./dataset --formats nifti "
+               "--creator 'Sarcoma Imaging Consortium'"),
     "deid": ("deid run --input ./export --output ./deid --secret-file /etc/sarcoma/site.key",),
     "deid run": ("deid run --input ./export --output ./deid --secret-file /etc/sarcoma/site.key",
                  "SARCOMA_XNAT_SITE_SECRET=… deid run --input ./export --output ./deid --prefix SXN"),

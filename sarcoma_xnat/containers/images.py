@@ -50,6 +50,7 @@ IMAGES: tuple[ImageSpec, ...] = (
     ImageSpec("base-heavy", base="base-light", local_wheels=True),
     ImageSpec("preprocess", base="base-light", command="preprocess"),
     ImageSpec("deid", base="base-light", command="deid"),
+    ImageSpec("radiomics", base="base-light", command="radiomics"),
     ImageSpec("prognosis", base="base-heavy", command="prognosis"),
     ImageSpec("segment", base="base-heavy", command="segment"),
     ImageSpec("segment-train", base="base-heavy", command="segment-train"),

@@ -1,0 +1,1 @@
+"""FAIR export of a project's curated cohort (images, masks, tables, JSON-LD description)."""
