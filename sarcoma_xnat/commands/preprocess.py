@@ -41,6 +41,9 @@ def _add_preprocess(sub: argparse._SubParsersAction) -> None:
     sel.add_argument("--t2-pattern", help="regex over scan type + SeriesDescription for T2")
     sel.add_argument("--t1-scan", help="scan ID of the T1 series (overrides the pattern)")
     sel.add_argument("--t2-scan", help="scan ID of the T2 series (overrides the pattern)")
+    sel.add_argument("--rules", type=Path, help="series rules file, or a folder holding "
+                     "series_rules.json (default: the project's SERIES_RULES resource with "
+                     "--archive; a folder without the file means the default rules)")
     sel.add_argument("--roi-type", choices=("SEG", "RTSTRUCT"), type=str.upper,
                      help="preferred ROI collection type (default SEG)")
     sel.add_argument("--roi-collection", help="label of the ROI collection assessor to use")
@@ -76,6 +79,10 @@ def run_preprocess(args: argparse.Namespace) -> int:
     from sarcoma_xnat.steps import preprocess as step
 
     params: dict[str, Any] = {k: getattr(args, k) for k in _PARAM_KEYS if getattr(args, k) is not None}
+    if args.rules is not None:
+        from sarcoma_xnat.steps.series_rules import read_rules
+
+        params["series_rules"] = read_rules(args.rules)
     local = args.archive is not None or args.session_uri is not None
     files = args.input is not None or args.output is not None
     if local == files:

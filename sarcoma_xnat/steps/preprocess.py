@@ -57,6 +57,7 @@ from sarcoma_xnat.imaging.resample import box_grid, fov_grid, overlap_fraction, 
 from sarcoma_xnat.imaging.roi import RoiMask, referenced_series_uids, roi_mask
 from sarcoma_xnat.imaging.selection import select_series
 from sarcoma_xnat.steps.base import atomic_output, file_sha256, stage_session, write_provenance
+from sarcoma_xnat.steps.measurement_fields import intensity_stats, publish
 from sarcoma_xnat.steps.manifest import (MANIFEST_FILE, consistent, fingerprint, read_manifest,
                                          write_manifest)
 from sarcoma_xnat.steps.preprocess_params import PreprocessParams
@@ -274,6 +275,8 @@ def run(input_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str],
         measurements["tumour"] = measure_mask(roi.mask)
         on_grid = measure_mask(grid_mask)
         measurements["tumour_on_grid"] = {k: on_grid[k] for k in ("voxel_count", "volume_mm3")}
+        measurements["intensity"] = {ch: intensity_stats(out_images[ch], grid_mask)
+                                     for ch in ("t1", "t2")}  # z-scored, on the output grid
     lap("measure")
     with atomic_output(output_dir) as out:
         for ch in ("t1", "t2"):
@@ -312,9 +315,13 @@ def run_on_archive(archive: Archive, session: ObjectRef,
 
     An existing resource of that label is replaced; on error the archive is unchanged.
     """
+    from sarcoma_xnat.steps.series_rules import project_rules
+
     p = PreprocessParams.from_mapping(params)
     p = PreprocessParams.from_mapping({**p.to_dict(), "subject": p.subject or session.subject,
-                                       "session": p.session or session.session})
+                                       "session": p.session or session.session,
+                                       "series_rules": p.series_rules
+                                       or project_rules(archive, session.project)})
     scan_types = {s.label: str(s.attrs.get("type", "") or "")
                   for s in archive.children(session, "scan")}
     with tempfile.TemporaryDirectory(prefix="sarcoma-preprocess-") as tmp:
@@ -324,6 +331,7 @@ def run_on_archive(archive: Archive, session: ObjectRef,
             return result
         info = archive.store_resource(session, label, result.output_dir, format="NIFTI",
                                       content="PREPROCESSED")
+        publish(archive, session, result.measurements)  # searchable session fields
     local = getattr(archive, "resource_path", None)
     return PreprocessResult(Path(local(session, label)) if callable(local) else None,
                             result.files, result.measurements, info)

@@ -10,7 +10,7 @@ from typing import Any
 from sarcoma_xnat.errors import ConfigurationError
 from sarcoma_xnat.imaging.bias import DEFAULT_TARGET_VOXELS, DEFAULT_THREADS
 from sarcoma_xnat.imaging.roi import ROI_KINDS
-from sarcoma_xnat.imaging.selection import DEFAULT_RULES, SeriesRule
+from sarcoma_xnat.imaging.selection import DEFAULT_RULES, SeriesRule, rules_from_json
 
 __all__ = ["GRID_MODES", "PreprocessParams"]
 
@@ -23,8 +23,12 @@ class PreprocessParams:
 
     Attributes
     ----------
-    t1_pattern, t2_pattern : str
-        Regular expressions over scan type + SeriesDescription selecting each channel.
+    t1_pattern, t2_pattern : str or None
+        Regular expressions over scan type + SeriesDescription selecting each channel
+        (override the project's rules and the defaults; exclusions and preferences stay).
+    series_rules : dict or None
+        The project's ``series_rules.json`` (see
+        :func:`~sarcoma_xnat.imaging.selection.rules_from_json`), over the default rules.
     t1_scan, t2_scan : str or None
         Explicit scan IDs (override the patterns).
     roi_type : {"SEG", "RTSTRUCT"}
@@ -55,8 +59,9 @@ class PreprocessParams:
         Archive labels, used only to name the session in errors.
     """
 
-    t1_pattern: str = DEFAULT_RULES["t1"].include
-    t2_pattern: str = DEFAULT_RULES["t2"].include
+    t1_pattern: str | None = None
+    t2_pattern: str | None = None
+    series_rules: dict[str, Any] | None = None
     t1_scan: str | None = None
     t2_scan: str | None = None
     roi_type: str = "SEG"
@@ -99,6 +104,7 @@ class PreprocessParams:
             problems.append(f"min_overlap must be in (0, 1], got {self.min_overlap}")
         if problems:
             raise ConfigurationError("invalid preprocess parameters: " + "; ".join(problems))
+        self.rules()  # a bad series rules file or pattern is refused before any work
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | PreprocessParams | None) -> PreprocessParams:
@@ -115,10 +121,13 @@ class PreprocessParams:
 
     def rules(self) -> dict[str, SeriesRule]:
         """Return the series selection rules these parameters describe."""
-        return {
-            "t1": SeriesRule(self.t1_pattern, DEFAULT_RULES["t1"].exclude, self.t1_scan),
-            "t2": SeriesRule(self.t2_pattern, DEFAULT_RULES["t2"].exclude, self.t2_scan),
-        }
+        base = rules_from_json(self.series_rules) if self.series_rules else dict(DEFAULT_RULES)
+        out = {}
+        for channel, pattern, scan in (("t1", self.t1_pattern, self.t1_scan),
+                                       ("t2", self.t2_pattern, self.t2_scan)):
+            rule = base[channel]
+            out[channel] = SeriesRule(pattern or rule.include, rule.exclude, scan, rule.prefer)
+        return out
 
     def context(self) -> dict[str, str]:
         """Return the error context (subject and session labels) these parameters carry."""

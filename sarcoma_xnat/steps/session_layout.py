@@ -66,15 +66,21 @@ def data_files(folder: str | os.PathLike[str]) -> list[Path]:
     return [p for p in list_dicom_files(folder) if not is_bookkeeping(p, folder)]
 
 
-def _header(files: list[Path]) -> tuple[str, str]:
+def _header(files: list[Path]) -> tuple[str, str, float | None]:
+    """Return SeriesDescription, SeriesInstanceUID and SliceThickness (mm) of a series."""
     for path in files:
         try:
             ds = dcmread(path, stop_before_pixels=True,
-                         specific_tags=["SeriesDescription", "SeriesInstanceUID"])
+                         specific_tags=["SeriesDescription", "SeriesInstanceUID", "SliceThickness"])
         except (InvalidDicomError, OSError, ValueError, EOFError):
             continue
-        return str(ds.get("SeriesDescription", "") or ""), str(ds.get("SeriesInstanceUID", "") or "")
-    return "", ""
+        try:
+            thickness = float(ds.get("SliceThickness")) or None
+        except (TypeError, ValueError):
+            thickness = None
+        return (str(ds.get("SeriesDescription", "") or ""),
+                str(ds.get("SeriesInstanceUID", "") or ""), thickness)
+    return "", "", None
 
 
 def scan_catalog(input_dir: str | os.PathLike[str],
@@ -92,9 +98,10 @@ def scan_catalog(input_dir: str | os.PathLike[str],
         files = data_files(folder)
         if not files:
             continue
-        description, uid = _header(files)
+        description, uid, thickness = _header(files)
         scan_type = (scan_types or {}).get(scan.name, "")
-        out.append(ScanFolder(folder, ScanCandidate(scan.name, scan_type, description, uid)))
+        out.append(ScanFolder(folder, ScanCandidate(scan.name, scan_type, description, uid,
+                                                    thickness)))
     return out
 
 
