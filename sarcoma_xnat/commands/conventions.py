@@ -86,12 +86,15 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
                         "clinical export --archive ./archive --project SARC01"),
     "clinical dictionary": ("clinical dictionary --output ./redcap-setup",),
     "fl": ("fl simulate --synthetic 3 --rounds 2",),
-    "fl simulate": ("fl simulate --synthetic 3 --rounds 2 --output ./fl-sim",),
+    "fl simulate": ("fl simulate --synthetic 3 --rounds 2 --output ./fl-sim",
+                    "fl simulate --synthetic 3 --rounds 4 --output ./fl-sim --initial-model model.pt"),
     "fl poc": ("fl poc --synthetic 3 --rounds 2 --output ./fl-poc",),
     "fl provision": ("fl provision --server fl.example.org --sites site-1 site-2 --output ./kits",),
     "fl client": ("fl client --kit ./site-1 --site site-1 --project SARC01",),
     "fl server": ("fl server --kit ./server --archive ./validation --project SARCOMA",),
-    "fl submit": ("fl submit --kit ./lead@coordinating-centre.org --clients 2 --rounds 5",),
+    "fl submit": ("fl submit --kit ./lead@coordinating-centre.org --clients 2 --rounds 5",
+                  "fl submit --kit ./lead@coordinating-centre.org --clients 2 --rounds 5 "
+                  "--initial-model ./previous/model.pt"),
     "fl status": ("fl status --kit ./lead@coordinating-centre.org --job JOB_ID",),
     "fl export": ("fl export --kit ./lead@coordinating-centre.org --job JOB_ID "
                   "--server-data ./validation:SARCOMA --output model.pt",),

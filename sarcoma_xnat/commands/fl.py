@@ -51,6 +51,12 @@ def _training_args(p: argparse.ArgumentParser) -> None:
                         "(0: every site)")
     p.add_argument("--round-timeout", type=float, default=0.0, metavar="SECONDS",
                    help="how long a round waits for the sites' results (0: no limit)")
+    p.add_argument("--initial-model", type=Path, metavar="MODEL",
+                   help="start from this global model (a single-network model.pt or an NVFlare "
+                        "FL_global_model.pt) instead of random weights")
+    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                   help="continue a job of the same name and network after a server restart from "
+                        "the server's last round checkpoint (--no-resume: start at round 0)")
     p.add_argument("--fedbn", action=argparse.BooleanOptionalAction, default=True,
                    help="keep batch-norm statistics at the sites (FedBN; --no-fedbn sends them, "
                         "and they reveal each site's cohort means)")
@@ -136,7 +142,9 @@ def _settings(args: argparse.Namespace):
                       image_size=args.image_size, local_epochs=args.local_epochs, lr=args.lr,
                       merge_weight=args.merge_weight, max_drop=args.max_drop, fedbn=args.fedbn,
                       blend=args.blend, dp_clip=args.dp_clip, dp_noise=args.dp_noise,
-                      min_responses=args.min_responses, round_timeout=args.round_timeout)
+                      min_responses=args.min_responses, round_timeout=args.round_timeout,
+                      initial_model=str(args.initial_model.resolve()) if args.initial_model else "",
+                      resume=args.resume)
 
 
 def _check_workspace(args: argparse.Namespace, kind: str) -> None:

@@ -68,6 +68,13 @@ class GatedFedAvg(ModelController):
     round_timeout : float
         Seconds a round waits for results (0: no limit); after it the round goes on with
         what arrived if that is at least ``min_responses``.
+    resume : bool
+        After every round the global model and the gate records go to the server's round
+        checkpoint (``checkpoint_dir`` of its site configuration); with ``resume`` a job of
+        the same name and network continues after the last checkpointed round
+        (:mod:`sarcoma_xnat.fl.resume`), so a server restart loses at most one round.
+    job_name : str
+        Names the checkpoint.
     settings : dict, optional
         The run's settings, written to ``fl_settings.json`` beside the gate log.
     """
@@ -76,7 +83,8 @@ class GatedFedAvg(ModelController):
                  merge_weight: float = 0.5, max_drop: float = 0.02, image_size: int = 32,
                  validation_site: str = "server", persistor_id: str = "persistor",
                  task_name: str = "train", fedbn: bool = True, min_responses: int = 0,
-                 round_timeout: float = 0.0, settings: dict | None = None) -> None:
+                 round_timeout: float = 0.0, resume: bool = True, job_name: str = "",
+                 settings: dict | None = None) -> None:
         super().__init__(persistor_id=persistor_id)
         self.network = network
         self.num_clients = num_clients
@@ -90,6 +98,8 @@ class GatedFedAvg(ModelController):
         self.min_responses = min_responses
         self.round_timeout = round_timeout
         self.settings = settings  # the run's FLSettings, written for ``fl export``
+        self.resume = resume
+        self.job_name = job_name
 
     def _scorer(self) -> Any:
         import torch
@@ -128,7 +138,19 @@ class GatedFedAvg(ModelController):
         with open(os.path.join(self.get_run_dir(), "fl_settings.json"), "w") as fh:
             json.dump({"network": self.network, "settings": self.settings or {}}, fh, indent=2)
         records: list[dict] = []
-        for round_ in range(self.num_rounds):
+        checkpoint, start = self._checkpoint(), 0
+        resumed = checkpoint.load() if checkpoint is not None and self.resume else None
+        if resumed is not None and resumed.next_round >= self.num_rounds:
+            self.info(f"the round checkpoint in {checkpoint.folder} is of a finished run "
+                      f"({resumed.next_round} rounds): starting afresh at round 0")
+            resumed = None
+        if resumed is not None:
+            start, records = resumed.next_round, resumed.records
+            model = FLModel(params=resumed.params, params_type=model.params_type,
+                            current_round=start - 1, total_rounds=self.num_rounds)
+            self.info(f"resuming from the round checkpoint in {checkpoint.folder}: rounds "
+                      f"0-{start - 1} done, continuing at round {start}")
+        for round_ in range(start, self.num_rounds):
             self.info(f"Round {round_} started.")
             model.current_round = round_
             # NVFlare's ModelController: the round ends with min_responses results, or at the
@@ -156,4 +178,14 @@ class GatedFedAvg(ModelController):
                             metrics={"c_index": record.merged_score if record.merged else record.baseline},
                             current_round=round_, total_rounds=self.num_rounds)
             self.save_model(model)
+            if checkpoint is not None:
+                checkpoint.save(round_, model.params, records)
         self.info("Finished gated FedAvg.")
+
+    def _checkpoint(self) -> Any:
+        """Return the server's :class:`~sarcoma_xnat.fl.resume.RoundCheckpoint`, or None without a folder."""
+        from sarcoma_xnat.fl.resume import RoundCheckpoint
+        from sarcoma_xnat.fl.site import site_config
+
+        folder = site_config(self.validation_site).checkpoint_dir
+        return RoundCheckpoint(folder, self.job_name or "job", self.network) if folder else None

@@ -84,14 +84,17 @@ def _check_data(archive: str) -> None:
         raise ConfigurationError(f"local archive folder {archive} does not exist", file=archive)
 
 
-def _write_site_file(kit: Path, archive: str, project: str, resource: str) -> Path:
+def _write_site_file(kit: Path, archive: str, project: str, resource: str,
+                     role: str = "client") -> Path:
     """Write the data location (no credentials) to ``<kit>/local/`` :data:`SITE_FILE`, mode 0600."""
     path = kit / "local" / SITE_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     archive = archive if archive == "xnat" else str(Path(archive).resolve())
     tmp = path.with_name(f".{SITE_FILE}.tmp")
-    tmp.write_text(json.dumps({"archive": archive, "project": project, "resource": resource},
-                              indent=2) + "\n")
+    data = {"archive": archive, "project": project, "resource": resource}
+    if role == "server":  # the round checkpoints a restarted job resumes from (fl.resume)
+        data["checkpoint_dir"] = str(kit / "local" / "round-checkpoints")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
     tmp.chmod(0o600)
     os.replace(tmp, path)
     return path
@@ -147,7 +150,7 @@ def prepare_server(kit: Path, archive: str | None = None, project: str | None = 
         if not (archive and project):
             raise ConfigurationError("give both --archive and --project for the server's validation data")
         _check_data(archive)
-        site_file = _write_site_file(kit, archive, project, resource)
+        site_file = _write_site_file(kit, archive, project, resource, role="server")
     elif not site_file.is_file():
         if os.environ.get(ENV_CONFIG) or (os.environ.get(ENV_ARCHIVE) and os.environ.get(ENV_PROJECT)):
             site_file = None  # the environment already says where the data is

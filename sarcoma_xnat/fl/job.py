@@ -47,6 +47,10 @@ class FLSettings:
     ``fedbn`` (on by default) keeps batch-norm statistics at the sites: their running
     means and variances are functions of the site's cohort (with one batch per round the
     exact cohort means of all clinical features can be solved from one update).
+    ``initial_model`` (a ``model.pt`` or ``FL_global_model.pt`` on the submitting machine)
+    is the starting global model instead of a random one; with ``resume`` (the default)
+    a job whose server restarted continues from its last round checkpoint
+    (:mod:`sarcoma_xnat.fl.resume`).
     """
 
     name: str = "sarcoma-survival"
@@ -68,6 +72,8 @@ class FLSettings:
     threads: int = 1
     min_responses: int = 0
     round_timeout: float = 0.0
+    initial_model: str = ""
+    resume: bool = True
 
     def __post_init__(self) -> None:
         self.validate()
@@ -129,12 +135,25 @@ class SurvivalFedRecipe(Recipe):
         # NVFlare copies the package modules the client script imports into custom/ without
         # their __init__ files, and that partial namespace copy shadows an editable install.
         job.set_app_packages([APP_PACKAGE])
-        job.to_server(PTModel(model=MultimodalSurvivalNet(**network)), id="persistor")
+        initial = None
+        if settings.initial_model:
+            import tempfile
+
+            from sarcoma_xnat.fl.resume import initial_model_file
+
+            # shipped in the server app's custom/; the persistor resolves a relative
+            # initial_ckpt there (nvflare/app_opt/pt/file_model_persistor.py)
+            self._initial_dir = tempfile.TemporaryDirectory(prefix="sarcoma-initial-")
+            initial = initial_model_file(settings.initial_model, network, self._initial_dir.name)
+            job.to_server(str(initial))
+        job.to_server(PTModel(model=MultimodalSurvivalNet(**network),
+                              initial_ckpt=initial.name if initial else None), id="persistor")
         controller = GatedFedAvg(network=network, num_clients=settings.num_clients,
                                  num_rounds=settings.num_rounds, merge_weight=settings.merge_weight,
                                  max_drop=settings.max_drop, image_size=settings.image_size,
                                  fedbn=settings.fedbn, min_responses=settings.min_responses,
-                                 round_timeout=settings.round_timeout, settings=settings.to_dict())
+                                 round_timeout=settings.round_timeout, resume=settings.resume,
+                                 job_name=settings.name, settings=settings.to_dict())
         job.to_server(controller)
         # The script is shipped in custom/ and named by its file name: NVFlare's ScriptRunner
         # writes an absolute path into the client config, which exists only where the job was

@@ -62,8 +62,11 @@ def _absolute(site: SiteConfig, name: str | None = None) -> SiteConfig:
 
 
 def _site_file(workspace: Path, sites: list[SiteConfig], server: SiteConfig) -> Path:
+    server = _absolute(server, SERVER_SITE)
+    if server.checkpoint_dir is None:  # a rerun in the same workspace resumes from here
+        server = replace(server, checkpoint_dir=str(workspace / "round-checkpoints"))
     return write_site_config(workspace / "site-config.json",
-                             [*(_absolute(s) for s in sites), _absolute(server, SERVER_SITE)])
+                             [*(_absolute(s) for s in sites), server])
 
 
 #: file names of NVFlare's logs (per participant and per job) kept after a POC run

@@ -10,7 +10,8 @@ says where its data is, in this order:
 Settings: ``archive`` (a local archive folder, or ``"xnat"`` to use XNAT with
 ``XNAT_HOST``/``XNAT_USER``/``XNAT_PASS`` or ``~/.netrc``), ``project``, optionally
 ``resource`` (default ``PREPROCESSED``). The server's validation data uses the site
-name ``server``.
+name ``server``; its ``checkpoint_dir`` is where the per-round checkpoints go
+(:mod:`sarcoma_xnat.fl.resume`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class SiteConfig:
     resource: str = "PREPROCESSED"
     #: for testing the server's gate only: "nan" or "flip" corrupts what this site sends
     debug_poison: str | None = None
+    #: server only: folder of the per-round checkpoints a restarted job resumes from
+    checkpoint_dir: str | None = None
 
 
 def site_config(site: str) -> SiteConfig:
@@ -61,7 +64,8 @@ def site_config(site: str) -> SiteConfig:
         try:
             return SiteConfig(site=site, archive=str(data["archive"]), project=str(data["project"]),
                               resource=str(data.get("resource", "PREPROCESSED")),
-                              debug_poison=data.get("debug_poison"))
+                              debug_poison=data.get("debug_poison"),
+                              checkpoint_dir=data.get("checkpoint_dir"))
         except KeyError as exc:
             raise ConfigurationError(f"site {site!r} configuration lacks {exc}", file=path) from None
     archive, project = os.environ.get(ENV_ARCHIVE), os.environ.get(ENV_PROJECT)
