@@ -180,3 +180,17 @@ def test_cli_container_form(done, tmp_path, monkeypatch, capsys):
     assert {p.name for p in (tmp_path / "out").iterdir()} == FILES
     assert cli.main(["radiomics", "--input", str(staged), "--output", str(tmp_path / "o2"),
                      "--send-to", "localhost"]) == 2
+
+
+def test_runs_through_the_local_container_service(done, monkeypatch, capsys):
+    """The command JSON's session wrapper, resolved and run in-process, stores RADIOMICS again."""
+    archive, session, _, result = done
+    before = {n: (result.output_dir / n).read_bytes() for n in FILES - {"provenance.json"}}
+    monkeypatch.setattr(cli, "COMMANDS", ("sarcoma_xnat.commands.containers",
+                                          "sarcoma_xnat.commands.radiomics"))
+    assert cli.main(["run", "--engine", "inprocess", "--command", "radiomics",
+                     "--wrapper", "sarcoma-radiomics-session", "--archive", str(archive.root),
+                     "--target", session.uri]) == 0
+    assert "resource RADIOMICS" in capsys.readouterr().out
+    stored = archive.resource_path(session, "RADIOMICS")
+    assert {n: (stored / n).read_bytes() for n in before} == before
