@@ -32,6 +32,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--jobs", type=int, default=None, metavar="N",
                      help="worker processes (default: every core this process may use); "
                           "the output is the same byte for byte whatever N is")
+    _site_arg(run)
     run.set_defaults(_run=_run)
 
     into = sub.add_parser("import", help="de-identify a session and import the pseudonymised "
@@ -41,6 +42,7 @@ def register(subparsers: Any) -> None:
     into.add_argument("--project", required=True, help="study project to import into")
     _secret_args(into)
     into.add_argument("--linkage", help="site linkage file to append to; keep it local")
+    _site_arg(into)
     into.set_defaults(_run=_import)
 
     verify = sub.add_parser("verify", help="which pseudonym a PatientID has, and the reverse "
@@ -58,6 +60,13 @@ def register(subparsers: Any) -> None:
     check.add_argument("original", metavar="ORIGINAL_DIR", help="the folder before de-identification")
     check.add_argument("deidentified", metavar="DEIDENTIFIED_DIR", help="the de-identified folder")
     check.set_defaults(_run=_check)
+
+
+def _site_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--site-config", metavar="FILE", default=None,
+                        help="reviewed site configuration (JSON or TOML): more safe private "
+                             "elements and kept descriptors, Clean Pixel Data rectangles; "
+                             "recorded with its sha256 in the audit log (default: none)")
 
 
 def _secret_args(parser: argparse.ArgumentParser) -> None:
@@ -80,7 +89,7 @@ def _run(args: argparse.Namespace) -> int:
     out = check_output_folder(args.output, "--output", {"--input": source})
     _outside(out, source, linkage=args.linkage, audit_log=args.audit_log)
     params = {"key": _key(args), "linkage": args.linkage, "audit_log": args.audit_log,
-              "jobs": args.jobs}
+              "jobs": args.jobs, "site_config": args.site_config}
     if args.options:
         params["options"] = args.options
     report = run(args.input, args.output, params)
@@ -101,12 +110,13 @@ def _import(args: argparse.Namespace) -> int:
     """
     from sarcoma_xnat.archive.xnat import XnatArchive
     from sarcoma_xnat.deid import Deidentifier, LinkageFile
+    from sarcoma_xnat.deid.site import load_site_config
     from sarcoma_xnat.ingest.folder import ingest_folder
     from sarcoma_xnat.paths import check_input_folder
     from sarcoma_xnat.xnat import connect
 
     source = check_input_folder(args.input, "--input")
-    deidentifier = Deidentifier(_key(args))
+    deidentifier = Deidentifier(_key(args), site=load_site_config(args.site_config))
     linkage = LinkageFile(args.linkage, deidentifier.key) if args.linkage else None
     if linkage is not None:
         linkage.check_key()  # another secret would split patients: refuse before any work

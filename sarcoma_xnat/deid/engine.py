@@ -23,9 +23,11 @@ from sarcoma_xnat import __version__
 from sarcoma_xnat.deid.burned_in import check_burned_in
 from sarcoma_xnat.deid.encode import encoded_element
 from sarcoma_xnat.deid.keys import SiteKey
+from sarcoma_xnat.deid.pixels import CLEAN_PIXEL_DATA_CODE, PixelCleaner, PixelRecord
 from sarcoma_xnat.deid.profile import (DEFAULT_OPTIONS, PROFILE_EDITION, CompiledProfile, Option,
                                        compile_profile, load_safe_private)
 from sarcoma_xnat.deid.scrub import Scrubber, identifying_tokens
+from sarcoma_xnat.deid.site import SiteConfig
 from sarcoma_xnat.errors import DeidentificationError
 
 __all__ = ["CODED_KEYWORDS", "DeidResult", "Deidentifier", "KEPT_DESCRIPTORS"]
@@ -81,6 +83,7 @@ class DeidResult:
     pseudonym: str
     date_shift_days: int | None
     counts: Counter[str] = field(default_factory=Counter)
+    pixels: PixelRecord | None = None
 
 
 @dataclass
@@ -100,13 +103,21 @@ class Deidentifier:
         Pseudonyms, UIDs and date shifts are derived from it.
     options : iterable of Option or str
         Profile options; by default :data:`~sarcoma_xnat.deid.profile.DEFAULT_OPTIONS`.
+    site : SiteConfig, optional
+        The site's reviewed extensions: more safe private elements, more kept
+        descriptors, Clean Pixel Data rules (:mod:`sarcoma_xnat.deid.site`).
     """
 
-    def __init__(self, key: SiteKey, options: Iterable[Option | str] = DEFAULT_OPTIONS) -> None:
+    def __init__(self, key: SiteKey, options: Iterable[Option | str] = DEFAULT_OPTIONS,
+                 site: SiteConfig | None = None) -> None:
         self.key = key
+        self.site = site or SiteConfig()
         self.profile: CompiledProfile = compile_profile(tuple(Option(o) for o in options))
         self._actions = self.profile.actions
-        self._safe = load_safe_private() if self.profile.private == "C" else frozenset()
+        self._safe = (load_safe_private() | self.site.safe_private
+                      if self.profile.private == "C" else frozenset())
+        self._kept = KEPT_DESCRIPTORS | self.site.kept_descriptors
+        self.pixels = PixelCleaner(self.site.pixel_rules)
         self._shift_dates = Option.RETAIN_LONG_MODIFIED_DATES in self.profile.options
         self._keep_dates = Option.RETAIN_LONG_FULL_DATES in self.profile.options
         self._basic = compile_profile(()).actions  # what C falls back to when it cannot clean
@@ -123,11 +134,21 @@ class Deidentifier:
         whose action needs no look at their value are never decoded (they are written
         back as the bytes they were read as).
 
+        An image a Clean Pixel Data rule of the site matches has its rectangles blanked
+        first (``ds`` must then hold the pixel data).
+
         Raises
         ------
         DeidentificationError
             When the image may carry burned-in text, or has no PatientID to pseudonymise.
         """
+        record = None
+        rule = self.pixels.rule_for(ds)
+        if rule is not None:
+            if "PixelData" not in ds:
+                raise DeidentificationError("a Clean Pixel Data rule matches: the whole file "
+                                            "must be read", file=file)
+            record = self.pixels.clean(ds, rule, file)
         check_burned_in(ds, file, has_pixels)
         patient_id = str(ds.get("PatientID", "") or "").strip()
         if not patient_id:
@@ -142,9 +163,9 @@ class Deidentifier:
         memo = scrubber.memo.setdefault(  # what an element became, for this patient and file form
             (pseudonym, shift, tuple(ds._character_set), ds.original_encoding), {})
         self._clean(ds, ctx, memo if len(memo) < _MEMO_SIZE else None)
-        self._stamp(ds, ctx)
+        self._stamp(ds, ctx, record is not None)
         self._replace_file_meta(ds)
-        return DeidResult(pseudonym, shift, ctx.counts)
+        return DeidResult(pseudonym, shift, ctx.counts, record)
 
     # -- walking -----------------------------------------------------------------
     def _clean(self, ds: Dataset, ctx: _Context, memo: dict[object, object] | None = None) -> None:
@@ -393,7 +414,7 @@ class Deidentifier:
             elem.value = shifted if elem.VM > 1 else shifted[0]
         elif vr == "TM":
             return  # time of day carries no identity once the date is shifted
-        elif keyword_for_tag(tag) in KEPT_DESCRIPTORS and vr in _TEXT_VRS | {"CS"}:
+        elif keyword_for_tag(tag) in self._kept and vr in _TEXT_VRS | {"CS"}:
             self._scrub(ds, tag, ctx)
             if tag in ds and _empty(ds, tag) and self._basic.get(tag) == "D":  # Type 1: a value
                 ds[tag].value = self._dummy(vr, "", ctx)
@@ -440,7 +461,7 @@ class Deidentifier:
         return tag in ds
 
     # -- what the profile requires to be added -------------------------------------------
-    def _stamp(self, ds: Dataset, ctx: _Context) -> None:
+    def _stamp(self, ds: Dataset, ctx: _Context, pixels_cleaned: bool = False) -> None:
         if "PatientName" not in ds:
             ds.PatientName = ctx.pseudonym
         ds.PatientIdentityRemoved = "YES"
@@ -449,7 +470,10 @@ class Deidentifier:
                    else list(previous))
         ds.DeidentificationMethod = [str(m) for m in methods if m and m != _METHOD] + [_METHOD]
         items = []
-        for value, meaning in self.profile.codes:
+        codes = self.profile.codes
+        if pixels_cleaned:  # PS3.15 E.3.1, for this instance only
+            codes = codes[:1] + [CLEAN_PIXEL_DATA_CODE] + codes[1:]
+        for value, meaning in codes:
             item = Dataset()
             item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, "DCM", meaning
             items.append(item)

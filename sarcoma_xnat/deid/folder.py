@@ -38,7 +38,9 @@ from sarcoma_xnat.deid.keys import SiteKey
 from sarcoma_xnat.deid.linkage import LinkageFile
 from sarcoma_xnat.deid.profile import PROFILE_EDITION
 from sarcoma_xnat.deid.scrub import Scrubber
-from sarcoma_xnat.deid.split import split_bytes
+from sarcoma_xnat.deid.pixels import PixelRecord
+from sarcoma_xnat.deid.site import SiteConfig, load_site_config
+from sarcoma_xnat.deid.split import split_bytes, whole_bytes
 from sarcoma_xnat.errors import DeidentificationError
 from sarcoma_xnat.progress import progress
 from sarcoma_xnat.steps.base import atomic_output, write_provenance
@@ -74,6 +76,7 @@ class FolderReport:
     digest: str = ""
     input_digest: str = ""
     bookkeeping: int = 0
+    pixels_cleaned: list[tuple[str, PixelRecord]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -128,6 +131,7 @@ class _Done:
     counts: Counter[str] | None = None
     pseudonym: str = ""
     patient_id: str = ""
+    pixels: PixelRecord | None = None
 
 
 _RUN: _Run | None = None
@@ -154,6 +158,8 @@ def _one(item: tuple[int, Path]) -> _Done:
     found = hashlib.sha256(data).digest()
     try:
         split = split_bytes(data, label)
+        if split.pixels and run.deidentifier.pixels.rule_for(split.dataset) is not None:
+            split = whole_bytes(data, label)  # Clean Pixel Data: the pixels are changed
         ds = split.dataset
         patient_id = str(ds.get("PatientID", "") or "").strip()
         tokens = run.pools.scrubber(path)
@@ -171,7 +177,7 @@ def _one(item: tuple[int, Path]) -> _Done:
     (run.dest / part).write_bytes(out)
     return _Done(rel.as_posix(), label, found, part=part.as_posix(), target=target.as_posix(),
                  sha256=hashlib.sha256(out).digest(), counts=result.counts,
-                 pseudonym=result.pseudonym, patient_id=patient_id)
+                 pseudonym=result.pseudonym, patient_id=patient_id, pixels=result.pixels)
 
 
 def deidentify_folder(input_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str],
@@ -225,6 +231,8 @@ def deidentify_folder(input_dir: str | os.PathLike[str], output_dir: str | os.Pa
             report.written.append(target)
             report.counts.update(done.counts or {})
             report.subjects.add(done.pseudonym)
+            if done.pixels is not None:
+                report.pixels_cleaned.append((done.target, done.pixels))
             if linkage is not None and done.patient_id:
                 linkage.record(done.pseudonym, done.patient_id)
     finally:
@@ -233,12 +241,17 @@ def deidentify_folder(input_dir: str | os.PathLike[str], output_dir: str | os.Pa
     report.digest = digest.hexdigest()
     report.input_digest = inputs.hexdigest()
     if audit is not None:
+        for target, record in report.pixels_cleaned:  # PS3.15 E.3.1: the pixel change, recorded
+            audit.write("clean-pixel-data", file=target, rule=record.rule,
+                        rectangles=record.rectangles, frames=record.frames,
+                        transfer_syntax=record.transfer_syntax)
         audit.write("deidentify-folder", files_in=len(files), files_out=len(report.written),
                     skipped=len(report.skipped), bookkeeping_left_out=report.bookkeeping,
                     skipped_reasons=Counter(_reason_kind(s.reason) for s in report.skipped),
                     actions=report.counts, subjects=report.subjects,
                     profile=f"PS3.15-{PROFILE_EDITION}",
                     options=[o.value for o in deidentifier.profile.options],
+                    pixels_cleaned=len(report.pixels_cleaned), **deidentifier.site.audit(),
                     key_fingerprint=deidentifier.key.fingerprint(), output_sha256=report.digest)
     return report
 
@@ -258,8 +271,10 @@ def run(input_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str],
     """Run the ``deid`` step: de-identify ``input_dir`` into ``output_dir`` atomically.
 
     ``params`` needs ``key`` (a :class:`SiteKey`); optional ``options`` (profile
-    options), ``linkage`` (path of the site's linkage file) and ``audit_log`` (an
-    extra audit log path; the step always writes ``deid-audit.jsonl`` into its output).
+    options), ``linkage`` (path of the site's linkage file), ``audit_log`` (an
+    extra audit log path; the step always writes ``deid-audit.jsonl`` into its output),
+    ``jobs`` (worker processes) and ``site_config`` (a reviewed site configuration
+    file or :class:`~sarcoma_xnat.deid.site.SiteConfig`).
     The output folder holds the de-identified files, the audit log and
     ``provenance.json``. Skipped files are in the returned report.
     """
@@ -267,7 +282,10 @@ def run(input_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str],
     key: SiteKey = params["key"]
     jobs = params.get("jobs")
     options = params.get("options")
-    deidentifier = Deidentifier(key) if options is None else Deidentifier(key, options)
+    site = params.get("site_config")
+    site = site if isinstance(site, SiteConfig) else load_site_config(site)
+    deidentifier = (Deidentifier(key, site=site) if options is None
+                    else Deidentifier(key, options, site))
     linkage = LinkageFile(params["linkage"], key) if params.get("linkage") else None
     if linkage is not None:
         linkage.check_key()  # another secret would split patients: refuse before any work
@@ -289,7 +307,8 @@ def run(input_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str],
                    "subjects": sorted(report.subjects)})
         write_manifest(staging, _STEP, f"PS3.15-{PROFILE_EDITION}", fingerprint(
             {"inputs": report.input_digest, "key": key.fingerprint(), "prefix": key.prefix,
-             "options": [o.value for o in deidentifier.profile.options]}),
+             "options": [o.value for o in deidentifier.profile.options],
+             **({"site_config": site.sha256} if site.sha256 else {})}),
             unverified=("provenance.json", AUDIT_FILE))  # both carry run times
     final = Path(output_dir).resolve()
     report.written = [final / p.relative_to(staging) for p in report.written]

@@ -30,7 +30,7 @@ from sarcoma_xnat.deid.dicomio import check_complete
 from sarcoma_xnat.deid.encode import encode
 from sarcoma_xnat.errors import DeidentificationError
 
-__all__ = ["SplitFile", "read_split", "split_bytes"]
+__all__ = ["SplitFile", "read_split", "split_bytes", "whole_bytes"]
 
 _PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 _LONG_VRS = frozenset({b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"SQ", b"UN", b"UT", b"UC",
@@ -94,13 +94,18 @@ def split_bytes(data: bytes, label: str) -> SplitFile:
         end = _element_end(data, start, ds, label)
     rest = len(data) if end is None else _padding_end(data, end, ds)
     if syntax == DeflatedExplicitVRLittleEndian or (start < len(data) and rest != len(data)):
-        whole = _parse(io.BytesIO(data), label, stop_before_pixels=False)
-        check_complete(whole, label)  # read whole: pixels (if any) are in the data set
-        return SplitFile(whole, b"", any(t in whole for t in _PIXEL_TAGS))
+        return whole_bytes(data, label)
     pixels = data[start:end] if end is not None else b""
     check_complete(ds, label, pixel_bytes=_value_length(pixels, ds) if pixels else None,
                    has_pixels=bool(pixels))
     return SplitFile(ds, pixels, bool(pixels))
+
+
+def whole_bytes(data: bytes, label: str) -> SplitFile:
+    """Read the bytes of a DICOM file whole: the pixel data (if any) is in the data set."""
+    whole = _parse(io.BytesIO(data), label, stop_before_pixels=False)
+    check_complete(whole, label)
+    return SplitFile(whole, b"", any(t in whole for t in _PIXEL_TAGS))
 
 
 def _parse(stream: io.BytesIO, label: str, stop_before_pixels: bool) -> Dataset:
