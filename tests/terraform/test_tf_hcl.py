@@ -232,3 +232,34 @@ def test_rules_catch_a_bad_configuration(tmp_path):
     assert open_ingress(tree) == ["bad.tf:aws_security_group.open", "bad.tf:aws_vpc_security_group_ingress_rule.open6"]
     [problem] = unsafe_instances(tree)
     assert "IMDSv1 allowed" in problem and "root volume not encrypted" in problem and "public IP" in problem
+
+
+# ---------------------------------------------------------------- the README an admin follows
+def _readme_variables(text: str) -> set[str]:
+    """Root variables terraform/README.md tells the admin to set: the 'variable' column of its
+    tables, `name = value` in backticks, and -var name=... / name = ... lines of code blocks."""
+    names: set[str] = set()
+    for row in re.findall(r"^\|[^|\n]*\|([^|\n]*)\|", text, flags=re.M):
+        names.update(re.findall(r"`([a-z][a-z0-9_]*)`", row))
+    names.update(re.findall(r"`([a-z][a-z0-9_]*) = [^`]+`", text))
+    for block in re.findall(r"```.*?\n(.*?)```", text, flags=re.S):
+        names.update(re.findall(r"-var[ =]'?([a-z][a-z0-9_]*)=", block))
+        names.update(re.findall(r"^([a-z][a-z0-9_]*)\s+=\s", block, flags=re.M))  # top level, not object keys
+    return names
+
+
+def test_readme_names_only_root_variables_that_exist(tf_tree):
+    text = (TF_DIR / "README.md").read_text()
+    declared = {
+        name
+        for root in ROOTS
+        for doc in _files(tf_tree, TF_DIR / "examples" / root).values()
+        for name, _body in iter_blocks(doc, "variable")
+    }
+    # the provider block of the offline override and the backend setting are not root variables
+    not_variables = {"module", "variable", "name", "use_lockfile", "access_key", "secret_key", "skip_credentials_validation",
+                     "skip_requesting_account_id", "skip_metadata_api_check", "skip_region_validation", "path"}
+    named = _readme_variables(text) - not_variables
+    assert {"host_internet_egress", "onprem_sites", "certificate_arn"} <= named, sorted(named)
+    assert named - declared == set(), f"README names variables no root has: {sorted(named - declared)}"
+    assert _readme_variables("| a | `db_multi_az` | x |\n") == {"db_multi_az"}  # the check can fail
