@@ -18,6 +18,13 @@ Features come from the N4-corrected full-resolution images (``t1_n4.nii.gz``,
 brought onto the T2 grid by nearest neighbour in physical space (the series share a
 frame of reference; preprocess checked it). Everything but ``provenance.json`` is
 byte-identical on re-run.
+
+XNAT mounts a session input as the session's archive directory, with ``SCANS/<id>/<label>/``
+and ``RESOURCES/<label>/`` (``NrgXnat/container-service:src/main/java/org/nrg/containers/services/impl/CommandResolutionServiceImpl.java``,
+``resolveCommandMount``), which is why one ``load-children`` session mount gives the step
+both the DICOM and the ``PREPROCESSED`` files; XNAT merges a re-run into the existing
+resource (``ContainerFinalizeServiceImpl.java``, see :mod:`sarcoma_xnat.steps.manifest`),
+so the preprocess files are read only as its manifest lists them.
 """
 
 from __future__ import annotations
