@@ -62,10 +62,14 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "xnat launch": ("xnat launch --project SARC01 --wrapper sarcoma-preprocess-session --missing",),
     "model": ("model train --archive ./archive --project SARCOMA --output model.pt",),
     "model train": ("model train --archive ./archive --project SARCOMA --output model.pt",
-                    "model train --archive ./archive --project SARCOMA --ensemble 1 --epochs 10"),
+                    "model train --archive ./archive --project SARCOMA --ensemble 1 --epochs 10",
+                    "model train --archive ./archive --project SARCOMA --preset densenet121 "
+                    "--image-size 128 --device cuda"),
     "model evaluate": ("model evaluate --archive ./archive --project SARCOMA --model model.pt",),
     "prognosis": ("prognosis --archive ./archive --target /archive/projects/P/subjects/S/experiments/E "
-                  "--model model.pt",),
+                  "--model model.pt",
+                  "prognosis --input ./session --output ./prognosis --clinical clinical.json "
+                  "--model model.pt --device cpu"),
     "segment": ("segment run --archive ./archive --target /archive/projects/P/subjects/S/experiments/E",),
     "segment run": ("segment run --archive ./archive --target /archive/projects/P/subjects/S/experiments/E",
                     "segment run --input SESSION_MOUNT --output ./draft --models /model --device cpu"),
@@ -90,7 +94,9 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
                     "fl simulate --synthetic 3 --rounds 4 --output ./fl-sim --initial-model model.pt"),
     "fl poc": ("fl poc --synthetic 3 --rounds 2 --output ./fl-poc",),
     "fl provision": ("fl provision --server fl.example.org --sites site-1 site-2 --output ./kits",),
-    "fl client": ("fl client --kit ./site-1 --site site-1 --project SARC01",),
+    "fl client": ("fl client --kit ./site-1 --site site-1 --project SARC01",
+                  "fl client --kit ./site-1 --site site-1 --project SARC01 --check",
+                  "fl client --kit ./site-1 --site site-1 --project SARC01 --device cuda"),
     "fl server": ("fl server --kit ./server --archive ./validation --project SARCOMA",),
     "fl submit": ("fl submit --kit ./lead@coordinating-centre.org --clients 2 --rounds 5",
                   "fl submit --kit ./lead@coordinating-centre.org --clients 2 --rounds 5 "

@@ -98,6 +98,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--project", required=True, help="the site's curated XNAT project")
     c.add_argument("--archive", default="xnat", help="'xnat' (default) or a local archive folder")
     c.add_argument("--resource", default="PREPROCESSED", help="preprocess resource label")
+    c.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where this site trains: auto (a CUDA GPU if torch sees one, else the CPU), "
+                        "cpu, or cuda (refused without a GPU)")
+    c.add_argument("--check", action="store_true",
+                   help="run NVFlare's preflight checks and the suite's (XNAT login, the curated "
+                        "project, disk, device), say what is wrong, start nothing")
+    c.add_argument("--min-free-gb", type=float, default=2.0, metavar="GIB",
+                   help="free disk space --check asks for in the kit and temp folders")
     c.add_argument("--dry-run", action="store_true", help="check and write the config; start nothing")
     c.set_defaults(_run=run_client)
     r = sub.add_parser("server", help="start the NVFlare server from its startup kit",
@@ -255,8 +263,15 @@ def run_client(args: argparse.Namespace) -> int:
     """Start a site's NVFlare client from its provisioned startup kit."""
     from sarcoma_xnat.fl.deploy import prepare_client
 
-    return _launch(prepare_client(args.kit, args.site, args.project, args.archive, args.resource),
-                   args.dry_run)
+    if args.check:
+        from sarcoma_xnat.fl.preflight import client_checks, format_checks
+
+        checks = client_checks(args.kit, args.site, args.project, args.archive, args.resource,
+                               args.device, args.min_free_gb)
+        print(format_checks(checks))
+        return 0 if all(c.ok for c in checks) else 1
+    return _launch(prepare_client(args.kit, args.site, args.project, args.archive, args.resource,
+                                  device=args.device), args.dry_run)
 
 
 def run_server(args: argparse.Namespace) -> int:

@@ -47,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the CIs")
     t.add_argument("--seed", type=int, default=0, help="random seed of the split and the networks")
     t.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    _device_arg(t)
     t.set_defaults(_run=run_train)
     e = sub.add_parser("evaluate", help="evaluate a trained model on all curated sessions of a project")
     _data_args(e)
@@ -61,6 +62,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     except ModuleNotFoundError:  # pragma: no cover - step not installed
         return
     prognosis.register_cli(subparsers)
+
+
+def _device_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where the network runs: auto (a CUDA GPU if torch sees one, else the CPU), "
+                        "cpu, or cuda (refused without a GPU; densenet121 at 128^3 needs one)")
 
 
 def _print_report(report: dict) -> None:
@@ -105,7 +112,11 @@ def run_train(args: argparse.Namespace) -> int:
         from sarcoma_xnat.errors import ConfigurationError
 
         raise ConfigurationError(f"--image-size must be at least 32 for the DenseNet, got {args.image_size}")
+    from sarcoma_xnat.models.device import describe_device, resolve_device
+
+    device = resolve_device(args.device)  # before minutes of loading: cuda without a GPU fails here
     torch.set_num_threads(args.threads)
+    print(f"device: {describe_device(device)}")
     cohort = load_cohort(open_archive(args.archive), args.project, args.resource,
                          image_size=None if args.mode == "clinical" else args.image_size)
     train_idx, test_idx = split_indices(cohort.data.os_event, args.test_fraction, args.seed)
@@ -120,7 +131,8 @@ def run_train(args: argparse.Namespace) -> int:
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                          blend=args.blend, seed=args.seed)
     trained = train_model(cohort.data.subset(train_idx), args.preset, args.mode, config,
-                          args.image_size, args.clinical_hidden, ensemble=args.ensemble)
+                          args.image_size, args.clinical_hidden, ensemble=args.ensemble,
+                          device=device)
     trained.meta.update(project=args.project)  # no session labels: the file goes to every site
     _claim_output(args)
     save_checkpoint(args.out / "model.pt", trained.model, trained.meta)

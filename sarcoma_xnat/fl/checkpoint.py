@@ -43,7 +43,8 @@ def save_checkpoint(path: str | os.PathLike[str], model: Any, meta: dict[str, An
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": CHECKPOINT_FORMAT, "network": model.config(),
-               "state_dict": model.state_dict(), "meta": meta}
+               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+               "meta": meta}
     tmp = path.with_name(f".{path.name}.tmp")
     torch.save(payload, tmp)
     os.replace(tmp, path)

@@ -85,13 +85,15 @@ def _check_data(archive: str) -> None:
 
 
 def _write_site_file(kit: Path, archive: str, project: str, resource: str,
-                     role: str = "client") -> Path:
+                     role: str = "client", device: str = "auto") -> Path:
     """Write the data location (no credentials) to ``<kit>/local/`` :data:`SITE_FILE`, mode 0600."""
     path = kit / "local" / SITE_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     archive = archive if archive == "xnat" else str(Path(archive).resolve())
     tmp = path.with_name(f".{SITE_FILE}.tmp")
     data = {"archive": archive, "project": project, "resource": resource}
+    if role == "client":
+        data["device"] = device
     if role == "server":  # the round checkpoints a restarted job resumes from (fl.resume)
         data["checkpoint_dir"] = str(kit / "local" / "round-checkpoints")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
@@ -125,8 +127,15 @@ def _environment(site_file: Path | None) -> dict[str, str]:
 
 
 def prepare_client(kit: Path, site: str, project: str, archive: str = "xnat",
-                   resource: str = "PREPROCESSED") -> Launch:
-    """Check a client kit for ``site``, write its data location and return how to start it."""
+                   resource: str = "PREPROCESSED", device: str = "auto") -> Launch:
+    """Check a client kit for ``site``, write its data location and return how to start it.
+
+    ``device`` (auto, cpu, cuda) is where the site trains; it is checked here and written
+    to the site file, so ``cuda`` without a GPU fails before the client starts.
+    """
+    from sarcoma_xnat.models.device import resolve_device
+
+    resolve_device(device)
     kit = Path(kit).resolve()
     script = _check_kit(kit, "client")
     name = kit_name(kit)
@@ -136,7 +145,7 @@ def prepare_client(kit: Path, site: str, project: str, archive: str = "xnat",
     if not project:
         raise ConfigurationError("give the XNAT project (or local archive project) with --project")
     _check_data(archive)
-    site_file = _write_site_file(kit, archive, project, resource)
+    site_file = _write_site_file(kit, archive, project, resource, device=device)
     return Launch(["bash", str(script)], _environment(site_file), site_file, site)
 
 

@@ -45,6 +45,8 @@ class SiteConfig:
     debug_poison: str | None = None
     #: server only: folder of the per-round checkpoints a restarted job resumes from
     checkpoint_dir: str | None = None
+    #: where this site's client trains: auto, cpu or cuda (sarcoma_xnat.models.device)
+    device: str = "auto"
 
 
 def site_config(site: str) -> SiteConfig:
@@ -65,7 +67,8 @@ def site_config(site: str) -> SiteConfig:
             return SiteConfig(site=site, archive=str(data["archive"]), project=str(data["project"]),
                               resource=str(data.get("resource", "PREPROCESSED")),
                               debug_poison=data.get("debug_poison"),
-                              checkpoint_dir=data.get("checkpoint_dir"))
+                              checkpoint_dir=data.get("checkpoint_dir"),
+                              device=str(data.get("device", "auto")))
         except KeyError as exc:
             raise ConfigurationError(f"site {site!r} configuration lacks {exc}", file=path) from None
     archive, project = os.environ.get(ENV_ARCHIVE), os.environ.get(ENV_PROJECT)

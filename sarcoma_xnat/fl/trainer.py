@@ -72,7 +72,13 @@ class SiteTrainer:
         torch.set_num_threads(args.threads)
         self.site, self.args = site, args
         self.config = config or site_config(site)
+        from sarcoma_xnat.models.device import describe_device, resolve_device
+
         self.model = build_network(args.preset, mode=args.mode, clinical_hidden=args.clinical_hidden)
+        # the site chooses its device (fl client --device, written to its site configuration)
+        self.device = resolve_device(self.config.device)
+        self.model.to(self.device)
+        log.info("site %s trains on %s", site, describe_device(self.device))
         needs_images = self.model.mode != "clinical"
         self.cohort = load_cohort(open_archive(self.config.archive), self.config.project,
                                   self.config.resource, args.image_size if needs_images else None)

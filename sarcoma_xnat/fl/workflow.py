@@ -80,11 +80,13 @@ def _censoring(meta: dict[str, Any], endpoint: str) -> tuple[Any, float]:
 
 def train_model(data: SurvivalArrays, preset: str = "tiny", mode: str = "multimodal",
                 config: Any = None, image_size: int = 32, clinical_hidden: int = 32,
-                ensemble: int = 1) -> TrainedModel:
+                ensemble: int = 1, device: Any = None) -> TrainedModel:
     """Build a network of ``preset``/``mode``, train it on ``data`` and attach baselines.
 
     With ``ensemble`` > 1, that many networks are trained from different seeds on the
     same data and returned as one :class:`~sarcoma_xnat.models.ensemble.SurvivalEnsemble`.
+    ``device`` (a ``torch.device``; default CPU) is where the networks train; the returned
+    model stays there.
     """
     from dataclasses import replace
 
@@ -104,6 +106,8 @@ def train_model(data: SurvivalArrays, preset: str = "tiny", mode: str = "multimo
         torch.manual_seed(member_config.seed)
         member = build_network(preset, mode=mode, n_clinical=data.clinical.shape[1],
                                clinical_hidden=clinical_hidden)
+        if device is not None:
+            member.to(device)
         histories.append(fit(member, data, member_config))
         members.append(member)
     model = members[0] if ensemble == 1 else SurvivalEnsemble(members)

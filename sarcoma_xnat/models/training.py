@@ -65,14 +65,24 @@ class TrainConfig:
 
 def model_inputs(model: MultimodalSurvivalNet, data: SurvivalArrays,
                  index: np.ndarray) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """Return the (clinical, image) tensors of rows ``index`` that ``model``'s branches take."""
-    clinical = torch.from_numpy(data.clinical[index]) if model.clinical is not None else None
+    """Return the (clinical, image) tensors of rows ``index`` that ``model``'s branches take.
+
+    The tensors are on the model's device (where its parameters are).
+    """
+    device = _device(model)
+    clinical = (torch.from_numpy(data.clinical[index]).to(device)
+                if model.clinical is not None else None)
     image = None
     if model.image is not None:
         if data.image is None:
             raise ModelError(f"a {model.mode} network needs images, but the data has none")
-        image = torch.from_numpy(data.image[index])
+        image = torch.from_numpy(data.image[index]).to(device)
     return clinical, image
+
+
+def _device(model: torch.nn.Module) -> torch.device:
+    """Return the device of ``model``'s parameters (CPU for a model without any)."""
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
 
 
 def augment_volumes(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -96,8 +106,8 @@ def _head_losses(out: Mapping[str, torch.Tensor], data: SurvivalArrays, index: n
         total = out[key].new_zeros(())
         for k, endpoint in enumerate(ENDPOINTS):
             w = 1.0 if endpoint == "os" else config.dm_weight
-            t = torch.from_numpy(data.time(endpoint)[index])
-            e = torch.from_numpy(data.event(endpoint)[index])
+            t = torch.from_numpy(data.time(endpoint)[index]).to(out[key].device)
+            e = torch.from_numpy(data.event(endpoint)[index]).to(out[key].device)
             total = total + w * cox_ph_loss(out[key][:, k], t, e, ties=config.ties)
         losses[head] = total
     return losses
@@ -175,7 +185,7 @@ def predict(model: MultimodalSurvivalNet, data: SurvivalArrays, batch_size: int 
     with torch.no_grad():
         for start in range(0, len(data), batch_size):
             idx = np.arange(start, min(start + batch_size, len(data)))
-            chunks.append(model(*model_inputs(model, data, idx))["risk"].numpy())
+            chunks.append(model(*model_inputs(model, data, idx))["risk"].cpu().numpy())
     return np.concatenate(chunks).astype(np.float64)
 
 

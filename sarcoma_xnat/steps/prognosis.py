@@ -54,18 +54,26 @@ def find_preprocessed(input_dir: Path, label: str = INPUT_RESOURCE) -> Path:
 
 
 def run(input_dir: str | Path, output_dir: str | Path, model_path: str | Path,
-        clinical: dict[str, str] | None = None, session: str | None = None) -> dict[str, Any]:
-    """Predict risks and survival curves for one session; write them into ``output_dir``."""
+        clinical: dict[str, str] | None = None, session: str | None = None,
+        device: str = "auto") -> dict[str, Any]:
+    """Predict risks and survival curves for one session; write them into ``output_dir``.
+
+    ``device`` is ``auto`` (a CUDA GPU when torch sees one), ``cpu`` or ``cuda``
+    (:func:`~sarcoma_xnat.models.device.resolve_device`).
+    """
     from sarcoma_xnat.fl.checkpoint import load_checkpoint
     from sarcoma_xnat.fl.dataset import load_volumes, prepare_image
     from sarcoma_xnat.fl.figures import plot_survival_curve
+    from sarcoma_xnat.models.device import resolve_device
     from sarcoma_xnat.models.encoding import encode_clinical
     from sarcoma_xnat.models.survival import ENDPOINTS, BreslowBaseline, SurvivalArrays
     from sarcoma_xnat.models.training import predict
 
     started = time.time()
     input_dir, model_path = Path(input_dir), Path(model_path)
+    target = resolve_device(device)
     model, meta = load_checkpoint(model_path)
+    model.to(target)
     inputs: dict[str, Any] = {"model": {"path": model_path.name, "sha256": file_sha256(model_path)}}
     x = np.zeros((1, model.n_clinical), np.float32)
     if meta["mode"] != "image":
@@ -108,13 +116,14 @@ def run(input_dir: str | Path, output_dir: str | Path, model_path: str | Path,
 
 
 def run_on_archive(archive: Archive, session: ObjectRef, model_path: str | Path,
-                   label: str = RESOURCE_LABEL) -> dict[str, Any]:
+                   label: str = RESOURCE_LABEL, device: str = "auto") -> dict[str, Any]:
     """Run on a session of ``archive`` (clinical fields from its subject); store resource ``label``."""
     subject = archive.get(ObjectRef(session.project, session.subject))
     with tempfile.TemporaryDirectory(prefix="sarcoma-prognosis-") as tmp:
         staged = stage_session(archive, session, Path(tmp) / "input", scans=False, assessors=False,
                                resources=True)
-        result = run(staged, Path(tmp) / "output", model_path, subject.fields, session.session)
+        result = run(staged, Path(tmp) / "output", model_path, subject.fields, session.session,
+                     device=device)
         archive.store_resource(session, label, Path(tmp) / "output", format="JSON",
                                content="PROGNOSIS")
     return result
@@ -126,6 +135,9 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
                               description="Predict OS and DM risk for one session from its "
                                           "preprocess outputs and clinical fields (needs [fl]).")
     p.add_argument("--model", type=Path, required=True, help="model file (model.pt)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where the network runs: auto (a CUDA GPU if torch sees one, else the CPU), "
+                        "cpu, or cuda (refused without a GPU)")
     p.add_argument("--input", type=Path, help="session folder (Container Service layout)")
     p.add_argument("--output", type=Path, help="output folder")
     p.add_argument("--clinical", type=Path, help="JSON file with the subject's clinical fields")
@@ -152,13 +164,13 @@ def _cli(args: argparse.Namespace) -> int:
         session, _ = locate(archive, args.session, "session")
         if session.kind != "session":
             raise ConfigurationError(f"--target {args.session} names a {session.kind}, not a session")
-        result = run_on_archive(archive, session, args.model)
+        result = run_on_archive(archive, session, args.model, device=args.device)
         where = f"resource {RESOURCE_LABEL} of {args.session}"
     else:
         if not (args.input and args.output):
             raise ConfigurationError("give --input and --output, or --archive and --target")
         clinical = json.loads(args.clinical.read_text()) if args.clinical else None
-        result = run(args.input, args.output, args.model, clinical)
+        result = run(args.input, args.output, args.model, clinical, device=args.device)
         where = str(args.output)
     for name, r in result["endpoints"].items():
         print(f"{name.upper()}: log-hazard {r['log_hazard']:+.3f}, {r['risk_group']} risk, "

@@ -46,7 +46,8 @@ def test_client_writes_data_location_and_execs_the_kit(kits: dict[str, Path], xn
     assert main(["fl", "client", "--kit", str(kit), "--site", "site-1", "--project", "SARC01"]) == 0
     written = kit / "local" / deploy.SITE_FILE
     data = json.loads(written.read_text())
-    assert data == {"archive": "xnat", "project": "SARC01", "resource": "PREPROCESSED"}
+    assert data == {"archive": "xnat", "project": "SARC01", "resource": "PREPROCESSED",
+                    "device": "auto"}
     assert "s3cret-pass" not in written.read_text()  # credentials stay in the environment
     assert written.stat().st_mode & 0o077 == 0
     (program, argv, env), = calls
