@@ -5,6 +5,14 @@ A session is *curated* when it has the ``preprocess`` resource (``t1.nii.gz``,
 four outcome fields. Every other session is listed in :attr:`Cohort.skipped` with
 the reason and left out; nothing is zero-filled. Works on any
 :class:`~sarcoma_xnat.archive.base.Archive` (local folder or XNAT).
+
+With images, only reviewed or accepted masks are used by default (``reviewed_only``;
+states of :mod:`sarcoma_xnat.segmentation.review`): a session whose only annotation
+is an AI draft nobody reviewed is skipped, and so is one whose ``PREPROCESSED`` mask
+was made from another annotation than the final one (the draft, before the
+reviewer's save re-ran preprocessing), told by the annotation SHA-256 in its
+``measurements.json``. A session with no ROI collection at all (a mask from outside
+the suite) is not an AI draft and is kept.
 """
 
 from __future__ import annotations
@@ -114,11 +122,36 @@ def _outcomes(subject: ArchiveObject) -> tuple[float, int, float, int]:
     return os_t, os_e, dm_t, dm_e
 
 
+def _check_review(archive: Archive, session: ObjectRef, folder: Path) -> None:
+    """Refuse a session whose mask is not a reviewed or accepted one (see the module docstring)."""
+    import json
+
+    from sarcoma_xnat.segmentation.review import review_session
+    from sarcoma_xnat.steps.manifest import verified_files
+
+    review = review_session(archive, session, metrics=False)
+    if review.state == "draft":
+        raise InputDataError(f"the only annotation is an unreviewed AI draft ({review.draft}, model "
+                             f"{review.model_version}): correct it in OHIF or accept it with "
+                             "`sarcoma-xnat review accept`")
+    if review.final_sha256 is None or not (folder / "measurements.json").is_file():
+        return
+    path = verified_files(folder, ("measurements.json",), "preprocess",
+                          {"session": session.session})["measurements.json"]
+    used = (json.loads(path.read_text()).get("annotation") or {}).get("sha256")
+    if used != review.final_sha256:
+        final = review.reviewed if review.state == "reviewed" else review.draft
+        raise InputDataError(f"{PREPROCESSED} was made from another annotation than the "
+                             f"{review.state} one ({final}): rerun preprocess")
+
+
 def load_cohort(archive: Archive, project: str, resource: str = PREPROCESSED,
-                image_size: int | None = 32, margin: float = 0.15) -> Cohort:
+                image_size: int | None = 32, margin: float = 0.15,
+                reviewed_only: bool = True) -> Cohort:
     """Load every curated session of ``project``; ``image_size=None`` skips the images.
 
-    Raises :class:`InputDataError` when the project has no curated session at all.
+    ``reviewed_only=False`` also takes masks from unreviewed AI drafts. Raises
+    :class:`InputDataError` when the project has no curated session at all.
     """
     clinical, images, outcomes = [], [], []
     cohort = Cohort(project=project, data=None)  # type: ignore[arg-type]
@@ -139,6 +172,8 @@ def load_cohort(archive: Archive, project: str, resource: str = PREPROCESSED,
                             raise InputDataError(f"no {resource} resource (preprocess not run)")
                         folder = Path(tmp) / session.label
                         archive.fetch_resource(session.ref, resource, folder)
+                        if reviewed_only:
+                            _check_review(archive, session.ref, folder)
                         img = prepare_image(*load_volumes(folder, session.label), size=image_size,
                                             margin=margin)
                 except SarcomaXnatError as exc:

@@ -13,7 +13,10 @@ OHIF). Per session:
 * ``reviewed``: a human annotation exists; with a draft, Dice, HD95 and volume
   difference between draft and final are given (MONAI metrics on the T1 grid).
 
-The final mask of a session is the reviewed annotation, else the accepted draft.
+The final mask of a session is the reviewed annotation, else the accepted draft
+(:attr:`SessionReview.final_sha256` is its file's SHA-256, which the curated cohort of
+:func:`sarcoma_xnat.fl.dataset.load_cohort` compares with the annotation the
+``PREPROCESSED`` resource was made from).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from sarcoma_xnat.errors import AnnotationError, ConfigurationError
 from sarcoma_xnat.imaging.dicom_series import SeriesVolume
 from sarcoma_xnat.imaging.roi import annotation_kind, roi_mask
 from sarcoma_xnat.segmentation.dicomseg import is_ai_draft
-from sarcoma_xnat.steps.base import stage_session
+from sarcoma_xnat.steps.base import file_sha256, stage_session
 
 __all__ = ["RESOURCE_LABEL", "STATES", "SessionReview", "accept_draft", "final_mask", "review_session",
            "worklist"]
@@ -55,6 +58,7 @@ class SessionReview:
     reviewed: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     accepted_at: str | None = None
+    final_sha256: str | None = None
 
     def row(self) -> dict[str, Any]:
         """Return the worklist row (JSON-ready)."""
@@ -120,6 +124,7 @@ def review_session(archive: Archive, session: ObjectRef, metrics: bool = True) -
             out.state, out.model_version = "nothing found", result.get("model_version")
         if humans:
             out.state, out.reviewed = "reviewed", humans[0][0]
+            out.final_sha256 = file_sha256(humans[0][2])
             if draft is not None and metrics:
                 from sarcoma_xnat.segmentation.volumes import load_t1
 
@@ -129,6 +134,7 @@ def review_session(archive: Archive, session: ObjectRef, metrics: bool = True) -
                 out.metrics = compare_masks(final, proposed, (sp[2], sp[1], sp[0]))
         elif draft is not None and accepted and accepted.get("draft") == draft[0]:
             out.state, out.accepted_at = "accepted", accepted.get("accepted_at")
+            out.final_sha256 = file_sha256(draft[2])
     return out
 
 
