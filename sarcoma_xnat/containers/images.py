@@ -54,6 +54,7 @@ IMAGES: tuple[ImageSpec, ...] = (
     ImageSpec("prognosis", base="base-heavy", command="prognosis"),
     ImageSpec("segment", base="base-heavy", command="segment"),
     ImageSpec("segment-train", base="base-heavy", command="segment-train"),
+    ImageSpec("model-train", base="base-heavy", command="model-train"),
 )
 
 
