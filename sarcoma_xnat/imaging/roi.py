@@ -4,12 +4,17 @@
 when there are several), checks that every series it references is one of the
 session's series and shares the reference's frame of reference, and returns a
 uint8 0/1 mask on the reference grid. An empty mask is an error.
+
+:func:`roi_lesions` reads every segment (ROI) of the file as one lesion (at most
+:data:`MAX_LESIONS`, the number EuCanImage's annotation protocol allows), in
+segment-number order; :func:`primary_lesion` picks the primary tumour by
+:data:`PRIMARY_RULE`. :func:`roi_mask` returns that primary (or the named segment).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,12 +27,19 @@ from pydicom.errors import InvalidDicomError
 from sarcoma_xnat.errors import AnnotationError
 from sarcoma_xnat.imaging.dicom_series import SeriesVolume
 
-__all__ = ["ROI_KINDS", "RoiMask", "annotation_kind", "check_references", "pick_segment",
-           "referenced_series_uids", "roi_mask", "to_reference_grid"]
+__all__ = ["MAX_LESIONS", "PRIMARY_RULE", "ROI_KINDS", "RoiMask", "annotation_kind",
+           "check_references", "lesion_segments", "pick_segment", "primary_lesion",
+           "referenced_series_uids", "roi_lesions", "roi_mask", "to_reference_grid"]
 
 #: annotation kinds understood here, by DICOM Modality
 ROI_KINDS = ("SEG", "RTSTRUCT")
 _TUMOUR_NAMES = ("tumour", "tumor")
+#: most lesions (segments) one annotation may hold (EuCanImage: up to three per study)
+MAX_LESIONS = 3
+#: how the primary tumour is chosen among several lesions (recorded in measurements.json)
+PRIMARY_RULE = ("the one segment labelled Primary, Tumour or Tumor (or starting with 'primary'); "
+                "otherwise the largest volume among those so labelled, or among all segments "
+                "when none is; a tie goes to the lowest segment number")
 
 
 @dataclass(frozen=True)
@@ -93,6 +105,38 @@ def pick_segment(available: Mapping[int, str], wanted: str | None, kind: str,
     return matches[0], available[matches[0]]
 
 
+def lesion_segments(available: Mapping[int, str], wanted: str | None, kind: str,
+                    context: Mapping[str, Any]) -> list[tuple[int, str]]:
+    """Return ``(number, label)`` of every lesion segment, in segment-number order.
+
+    With ``wanted`` only that segment (see :func:`pick_segment`); otherwise all of
+    them, at most :data:`MAX_LESIONS`.
+    """
+    if wanted is not None or len(available) <= 1:
+        return [pick_segment(available, wanted, kind, context)]
+    if len(available) > MAX_LESIONS:
+        listing = ", ".join(f"{n}: {label!r}" for n, label in sorted(available.items()))
+        raise AnnotationError(f"the {kind} holds {len(available)} segments ({listing}); at most "
+                              f"{MAX_LESIONS} lesions per study are allowed; choose one with the "
+                              "segment label parameter", **context)
+    return sorted(available.items())
+
+
+def _primary_named(label: str) -> bool:
+    name = label.strip().casefold()
+    return name in ("primary", *_TUMOUR_NAMES) or name.startswith("primary")
+
+
+def primary_lesion(lesions: Sequence[RoiMask]) -> int:
+    """Return the index in ``lesions`` of the primary tumour, by :data:`PRIMARY_RULE`."""
+    if not lesions:
+        raise AnnotationError("no lesions to choose the primary tumour from")
+    named = [i for i, m in enumerate(lesions) if _primary_named(m.segment_label)]
+    pool = named or list(range(len(lesions)))
+    voxels = {i: float(sitk.GetArrayViewFromImage(lesions[i].mask).sum()) for i in pool}
+    return min(pool, key=lambda i: (-voxels[i], lesions[i].segment_number))
+
+
 def check_references(referenced: set[str], volumes: Mapping[str, SeriesVolume], kind: str,
                      context: Mapping[str, Any], reference: SeriesVolume,
                      frame_uid: str | None = None) -> SeriesVolume:
@@ -137,6 +181,34 @@ def to_reference_grid(mask: sitk.Image, reference: SeriesVolume, kind: str,
     return out
 
 
+def roi_lesions(
+    path: str | os.PathLike[str],
+    reference: SeriesVolume,
+    volumes: Mapping[str, SeriesVolume],
+    segment_label: str | None = None,
+    context: Mapping[str, Any] | None = None,
+    root: str | os.PathLike[str] | None = None,
+) -> list[RoiMask]:
+    """Read every lesion segment of a SEG or RTSTRUCT file into masks on ``reference``'s grid.
+
+    Parameters are those of :func:`roi_mask`; with ``segment_label`` the list holds
+    that one segment. Order: segment (ROI) number.
+    """
+    p = Path(path)
+    name = p.relative_to(root).as_posix() if root is not None else p.name
+    ctx = {**dict(context or {}), "file": name}
+    kind = annotation_kind(p)
+    if kind is None:
+        raise AnnotationError("not a DICOM SEG or RTSTRUCT file", **ctx)
+    if kind == "SEG":
+        from sarcoma_xnat.imaging.seg import seg_masks
+
+        return seg_masks(p, name, reference, volumes, segment_label, ctx)
+    from sarcoma_xnat.imaging.rtstruct import rtstruct_masks
+
+    return rtstruct_masks(p, name, reference, volumes, segment_label, ctx)
+
+
 def roi_mask(
     path: str | os.PathLike[str],
     reference: SeriesVolume,
@@ -145,7 +217,7 @@ def roi_mask(
     context: Mapping[str, Any] | None = None,
     root: str | os.PathLike[str] | None = None,
 ) -> RoiMask:
-    """Read a SEG or RTSTRUCT file into a mask on ``reference``'s grid.
+    """Read a SEG or RTSTRUCT file into the primary tumour's mask on ``reference``'s grid.
 
     Parameters
     ----------
@@ -156,22 +228,12 @@ def roi_mask(
     volumes : mapping
         Every session series the annotation may reference, by SeriesInstanceUID.
     segment_label : str, optional
-        Segment (SEG) or ROI (RTSTRUCT) name to use; see :func:`pick_segment`.
+        Segment (SEG) or ROI (RTSTRUCT) name to use; default: the primary tumour by
+        :data:`PRIMARY_RULE` (see :func:`pick_segment` for a name).
     context : mapping, optional
         Error context (subject, session, assessor).
     root : path-like, optional
         Folder the file name in errors is relative to (default: the file's name only).
     """
-    p = Path(path)
-    name = p.relative_to(root).as_posix() if root is not None else p.name
-    ctx = {**dict(context or {}), "file": name}
-    kind = annotation_kind(p)
-    if kind is None:
-        raise AnnotationError("not a DICOM SEG or RTSTRUCT file", **ctx)
-    if kind == "SEG":
-        from sarcoma_xnat.imaging.seg import seg_mask
-
-        return seg_mask(p, name, reference, volumes, segment_label, ctx)
-    from sarcoma_xnat.imaging.rtstruct import rtstruct_mask
-
-    return rtstruct_mask(p, name, reference, volumes, segment_label, ctx)
+    lesions = roi_lesions(path, reference, volumes, segment_label, context, root)
+    return lesions[primary_lesion(lesions)]

@@ -22,9 +22,10 @@ from pydicom.dataset import Dataset
 from sarcoma_xnat.errors import AnnotationError
 from sarcoma_xnat.imaging.dicom_series import SeriesVolume
 from sarcoma_xnat.imaging.resample import physical_to_index
-from sarcoma_xnat.imaging.roi import RoiMask, check_references, pick_segment, to_reference_grid
+from sarcoma_xnat.imaging.roi import (RoiMask, check_references, lesion_segments, primary_lesion,
+                                      to_reference_grid)
 
-__all__ = ["fill_polygon", "rtstruct_mask"]
+__all__ = ["fill_polygon", "rtstruct_mask", "rtstruct_masks"]
 
 #: a contour may sit this far (in slices) from a slice centre and still belong to it
 PLANE_TOL = 0.25
@@ -77,17 +78,34 @@ def _referenced_series(ds: Dataset) -> tuple[set[str], str]:
 def rtstruct_mask(path: Path, name: str, reference: SeriesVolume,
                   volumes: Mapping[str, SeriesVolume], roi_name: str | None,
                   context: Mapping[str, Any]) -> RoiMask:
-    """Rasterize ROI ``roi_name`` of an RTSTRUCT file into a mask on ``reference``'s grid."""
+    """Rasterize ROI ``roi_name`` (default: the primary tumour) of an RTSTRUCT into a mask."""
+    lesions = rtstruct_masks(path, name, reference, volumes, roi_name, context)
+    return lesions[primary_lesion(lesions)]
+
+
+def rtstruct_masks(path: Path, name: str, reference: SeriesVolume,
+                   volumes: Mapping[str, SeriesVolume], roi_name: str | None,
+                   context: Mapping[str, Any]) -> list[RoiMask]:
+    """Rasterize each lesion ROI of an RTSTRUCT file (or only ``roi_name``) into a mask each."""
     try:
         ds = dcmread(path)
     except (ValueError, OSError, EOFError) as exc:
         raise AnnotationError(f"RTSTRUCT cannot be read ({type(exc).__name__})", **context) from exc
-    number, label = pick_segment(_roi_names(ds), roi_name, "RTSTRUCT", context)
+    rois = lesion_segments(_roi_names(ds), roi_name, "RTSTRUCT", context)
     referenced, frame = _referenced_series(ds)
     if "," in frame:
         raise AnnotationError(f"the RTSTRUCT references several frames of reference ({frame})",
                               **context)
     series = check_references(referenced, volumes, "RTSTRUCT", context, reference, frame or None)
+    return [RoiMask(mask=_rasterize(ds, number, label, series, reference, context), kind="RTSTRUCT",
+                    segment_number=number, segment_label=label,
+                    referenced_series=tuple(sorted(referenced)), file=name)
+            for number, label in rois]
+
+
+def _rasterize(ds: Dataset, number: int, label: str, series: SeriesVolume,
+               reference: SeriesVolume, context: Mapping[str, Any]) -> sitk.Image:
+    """Fill the contours of ROI ``number`` on ``series`` and take them onto ``reference``'s grid."""
     contours = [c for item in ds.get("ROIContourSequence", [])
                 if int(item.ReferencedROINumber) == number for c in item.get("ContourSequence", [])]
     grid = series.image
@@ -114,6 +132,4 @@ def rtstruct_mask(path: Path, name: str, reference: SeriesVolume,
         raise AnnotationError(f"RTSTRUCT ROI {number} ({label!r}) is empty", **context)
     image = sitk.GetImageFromArray(array.astype(np.uint8))
     image.CopyInformation(grid)
-    mask = to_reference_grid(image, reference, "RTSTRUCT", context)
-    return RoiMask(mask=mask, kind="RTSTRUCT", segment_number=number, segment_label=label,
-                   referenced_series=tuple(sorted(referenced)), file=name)
+    return to_reference_grid(image, reference, "RTSTRUCT", context)

@@ -79,6 +79,12 @@ def session_fields(measurements: dict[str, Any], check: dict[str, Any] | None = 
         for key in _STATS:
             if key in stats:
                 fields[f"{channel}_roi_{key}"] = f"{stats[key]:.4f}"
+    lesions = measurements.get("lesions") or []
+    if len(lesions) > 1:  # the tumour_* fields above are the primary's
+        fields["lesion_count"] = str(len(lesions))
+        for row in lesions:
+            fields[f"lesion{row['lesion']}_volume_ml"] = f"{row['volume_mm3'] / 1000.0:.3f}"
+            fields[f"lesion{row['lesion']}_longest_diameter_mm"] = f"{row['longest_diameter_mm']:.1f}"
     if check is not None:
         fields["tumour_size_check"] = check["flag"]
     return fields

@@ -4,14 +4,24 @@ Input: a session folder in the Container Service layout (``SCANS/``, ``ASSESSORS
 Output folder (stored on the session as resource :data:`RESOURCE_LABEL`)::
 
     t1.nii.gz, t2.nii.gz   128³, N4-corrected, z-scored over the foreground, T1 frame
-    mask.nii.gz            128³ tumour mask (uint8), only when the session has an annotation
+    mask.nii.gz            128³ tumour mask (uint8), only when the session has an annotation;
+                           with several lesions, the primary tumour's (see below)
+    mask_lesion<N>.nii.gz  128³ mask of lesion N (1, 2, 3: segment-number order), only when
+                           the annotation holds several lesions
     t1_n4.nii.gz           T1 at full resolution, N4-corrected (float32, original grid)
     t2_n4.nii.gz           T2 at full resolution, N4-corrected (float32, original grid)
     mask_t1.nii.gz         tumour mask on the full-resolution T1 grid (with an annotation)
     qc.png                 axial/coronal/sagittal of T1 and T2 with the mask outline
-    measurements.json      tumour volume (mm³), longest diameters (mm), bounding box; grid
+    measurements.json      tumour volume (mm³), longest diameters (mm), bounding box; grid;
+                           ``lesions``: one row per lesion (segment), ``primary`` marking one
     provenance.json        parameters, versions, input UIDs and checksums, timings
     manifest.json          every other file with its SHA-256, and the input fingerprint
+
+An annotation may hold up to three lesions (EuCanImage), one segment (SEG) or ROI
+(RTSTRUCT) each; ``tumour``, ``mask.nii.gz`` and ``mask_t1.nii.gz`` are the primary
+tumour's, chosen by :data:`~sarcoma_xnat.imaging.roi.PRIMARY_RULE` (recorded as
+``primary_rule``), so readers of a single-lesion result need nothing new. With the
+``segment_label`` parameter only that segment is read.
 
 Every file but ``provenance.json`` is identical on re-run; in ``provenance.json`` only
 ``started``, ``ended``, ``seconds`` and ``timings`` change. XNAT merges a re-run into
@@ -54,7 +64,8 @@ from sarcoma_xnat.imaging.measure import MEASUREMENT_METHOD, measure_mask
 from sarcoma_xnat.imaging.nifti import write_nifti
 from sarcoma_xnat.imaging.qc import write_qc_png
 from sarcoma_xnat.imaging.resample import box_grid, fov_grid, overlap_fraction, resample_to_grid
-from sarcoma_xnat.imaging.roi import RoiMask, referenced_series_uids, roi_mask
+from sarcoma_xnat.imaging.roi import (PRIMARY_RULE, RoiMask, primary_lesion, referenced_series_uids,
+                                      roi_lesions)
 from sarcoma_xnat.imaging.selection import select_series
 from sarcoma_xnat.steps.base import atomic_output, file_sha256, stage_session, write_provenance
 from sarcoma_xnat.steps.measurement_fields import intensity_stats, publish
@@ -168,21 +179,50 @@ def _up_to_date(input_dir: Path, input_fingerprint: str) -> bool:
 def _annotation(
     input_dir: Path, chosen: RoiFile | None, p: PreprocessParams, t1: SeriesVolume,
     volumes: dict[str, SeriesVolume], catalog: list[ScanFolder], ctx: dict[str, str],
-) -> tuple[RoiMask | None, dict[str, Any] | None]:
-    """Read the chosen annotation into a mask on the T1 grid (or none)."""
+) -> tuple[list[RoiMask], dict[str, Any] | None]:
+    """Read the chosen annotation into lesion masks on the T1 grid, primary first (or none)."""
     if chosen is None:
-        return None, None
+        return [], None
     for uid in referenced_series_uids(chosen.path) - set(volumes):
         scan = next((s for s in catalog if s.candidate.series_uid == uid), None)
         if scan is not None:
             volumes[uid] = _read(scan, ctx)
-    roi = roi_mask(chosen.path, t1, volumes, p.segment_label,
-                   {**ctx, "assessor": chosen.assessor}, root=input_dir)
+    lesions = roi_lesions(chosen.path, t1, volumes, p.segment_label,
+                          {**ctx, "assessor": chosen.assessor}, root=input_dir)
+    roi = lesions[primary_lesion(lesions)]
     record = {"assessor": chosen.assessor, "kind": roi.kind, "file": roi.file,
               "sha256": file_sha256(chosen.path), "segment_number": roi.segment_number,
               "segment_label": roi.segment_label, "referenced_series": list(roi.referenced_series)}
-    return roi, record
+    return [roi] + [m for m in lesions if m is not roi], record
 
+
+def _union(masks: list[RoiMask]) -> sitk.Image:
+    """Return the union of the lesion masks (all on the T1 grid)."""
+    out = masks[0].mask
+    for m in masks[1:]:
+        out = sitk.Or(out, m.mask)
+    return out
+
+
+def _lesion_rows(lesions: list[RoiMask], on_grid: list[sitk.Image],
+                 ctx: dict[str, str]) -> list[dict[str, Any]]:
+    """Return one measurement row per lesion, in segment-number order; the first given is primary."""
+    primary = lesions[0].segment_number
+    several = len(lesions) > 1
+    rows = []
+    order = sorted(range(len(lesions)), key=lambda i: lesions[i].segment_number)
+    for n, i in enumerate(order, 1):
+        if not sitk.GetArrayViewFromImage(on_grid[i]).any():
+            raise AnnotationError(f"lesion {n} (segment {lesions[i].segment_number}) vanishes on "
+                                  "the output grid", **ctx)
+        grid_measure = measure_mask(on_grid[i])
+        rows.append({"lesion": n, "segment_number": lesions[i].segment_number,
+                     "segment_label": lesions[i].segment_label,
+                     "primary": lesions[i].segment_number == primary,
+                     "mask": f"mask_lesion{n}.nii.gz" if several else "mask.nii.gz",
+                     **measure_mask(lesions[i].mask),
+                     "on_grid": {k: grid_measure[k] for k in ("voxel_count", "volume_mm3")}})
+    return rows
 
 def run(input_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str],
         params: Mapping[str, Any] | PreprocessParams | None = None,
@@ -236,7 +276,8 @@ def run(input_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str],
                             **ctx)
     lap("read")
     volumes = {t1.series_uid: t1, t2.series_uid: t2}
-    roi, roi_record = _annotation(src, annotation, p, t1, volumes, catalog, ctx)
+    lesions, roi_record = _annotation(src, annotation, p, t1, volumes, catalog, ctx)
+    roi = lesions[0] if lesions else None
     lap("roi_mask")
     corrected, normalized, inputs, stats = {}, {}, {}, {}
     for ch, vol in (("t1", t1), ("t2", t2)):
@@ -254,7 +295,7 @@ def run(input_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str],
         stats[ch] = {"n4_shrink": list(n4.shrink), "zscore_mean": round(z.mean, 6),
                      "zscore_std": round(z.std, 6), "foreground_voxels": z.voxels}
     mode = p.grid if roi is not None else "fov"
-    grid = box_grid(t1.image, roi.mask, p.size, p.margin_mm) if (roi and mode == "box") \
+    grid = box_grid(t1.image, _union(lesions), p.size, p.margin_mm) if (roi and mode == "box") \
         else fov_grid(t1.image, p.size)
     overlap = overlap_fraction(t2.image, grid)
     if overlap < p.min_overlap:
@@ -277,6 +318,10 @@ def run(input_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str],
         measurements["tumour_on_grid"] = {k: on_grid[k] for k in ("voxel_count", "volume_mm3")}
         measurements["intensity"] = {ch: intensity_stats(out_images[ch], grid_mask)
                                      for ch in ("t1", "t2")}  # z-scored, on the output grid
+        lesion_grids = [grid_mask] + [resample_to_grid(m.mask, grid, "nearest", 0)
+                                      for m in lesions[1:]]
+        measurements["lesions"] = _lesion_rows(lesions, lesion_grids, ctx)
+        measurements["primary_rule"] = PRIMARY_RULE
     lap("measure")
     with atomic_output(output_dir) as out:
         for ch in ("t1", "t2"):
@@ -285,6 +330,10 @@ def run(input_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str],
         if roi is not None and grid_mask is not None:
             write_nifti(grid_mask, out / "mask.nii.gz")
             write_nifti(roi.mask, out / "mask_t1.nii.gz")
+            if len(lesions) > 1:
+                by_segment = {m.segment_number: g for m, g in zip(lesions, lesion_grids)}
+                for row in measurements["lesions"]:
+                    write_nifti(by_segment[row["segment_number"]], out / row["mask"])
         write_qc_png(out / "qc.png", {"T1": out_images["t1"], "T2": out_images["t2"]}, grid_mask,
                      title=p.session or "session",
                      series={ch.upper(): f"scan {scans[ch].scan_id} {scans[ch].candidate.description}"
