@@ -36,6 +36,10 @@ def _add_preprocess(sub: argparse._SubParsersAction) -> None:
     where.add_argument("--target", "--session", dest="session_uri", help="session URI in the archive, "
                        "e.g. /archive/projects/P/subjects/S/experiments/E")
     where.add_argument("--label", default=None, help="resource label (default PREPROCESSED)")
+    where.add_argument("--xnat-session", help="container form: the session's XNAT URI; with "
+                       "XNAT_HOST/XNAT_USER/XNAT_PASS set (the Container Service sets them), scan "
+                       "types and the project's SERIES_RULES are read and the measurement fields "
+                       "set on the session through the REST API")
     sel = p.add_argument_group("series and annotation")
     sel.add_argument("--t1-pattern", help="regex over scan type + SeriesDescription for T1")
     sel.add_argument("--t2-pattern", help="regex over scan type + SeriesDescription for T2")
@@ -92,8 +96,18 @@ def run_preprocess(args: argparse.Namespace) -> int:
             raise ConfigurationError("--input and --output go together")
         source = check_input_folder(args.input, "--input")
         check_output_folder(args.output, "--output", {"--input": source})
-        result = step.run(args.input, args.output, params)
+        from sarcoma_xnat.steps.preprocess_xnat import connect_session, push_measurements
+
+        link = connect_session(args.xnat_session, read_rules=args.rules is None)
+        if link is not None and link.series_rules is not None:
+            params["series_rules"] = link.series_rules
+        result = step.run(args.input, args.output, params,
+                          scan_types=link.scan_types if link is not None else None)
         where = str(result.output_dir)
+        if link is not None and result.skipped is None:
+            fields = push_measurements(link, result.measurements)
+            if fields:
+                print(f"set {len(fields)} measurement fields on the session")
     else:
         if args.archive is None or args.session_uri is None:
             raise ConfigurationError("--archive and --target go together")
