@@ -124,7 +124,15 @@ def _one_tool(name: str, corpus: Path, out: Path, jobs: int | None) -> int:
     except ImportError as exc:
         print(f"{name}: not installed ({exc.name}); pip install -e .[dev]", file=sys.stderr)
         return 3
-    print(written)
+    import resource
+
+    # peak memory of the largest process: this one's high-water mark since it started
+    # (VmHWM; ru_maxrss would carry the benchmark's own, inherited at fork) or a worker's
+    status = Path("/proc/self/status").read_text() if Path("/proc/self/status").exists() else ""
+    own = next((int(line.split()[1]) for line in status.splitlines()
+                if line.startswith("VmHWM:")), 0)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(written, max(own, workers))
     return 0
 
 
@@ -142,8 +150,9 @@ def _measure(name: str, corpus: Path, out: Path, jobs: int | None) -> dict[str, 
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         return None
-    return {"files": int(printed.split()[-1]), "wall": wall,
-            "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss / 1024}
+    files, peak_kib = printed.split()[-2:]
+    return {"files": int(files), "wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+            "rss": int(peak_kib) / 1024}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     corpus, phi = make_corpus(work, args.subjects)
     n_files = len(list(corpus.rglob("*.dcm")))
-    print(f"corpus: {n_files} files, {sum(1 for _ in corpus.iterdir())} patients, {len(phi)} planted PHI values "
+    print(f"corpus: {n_files} files, {sum(1 for _ in corpus.iterdir())} patients, "
+          f"{len(phi)} planted PHI values "
           f"(generated in {time.perf_counter() - t0:.0f} s); cores: {os.cpu_count()}, "
           f"load average before: {os.getloadavg()[0]:.1f}")
     planted = find_phi(corpus, phi)

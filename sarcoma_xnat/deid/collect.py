@@ -24,13 +24,16 @@ from sarcoma_xnat.deid.values import identifying_values, tokens_of
 __all__ = ["StudyValues", "header_values"]
 
 _Found = tuple[set[str], str, str]
+_MEMO: dict[object, frozenset[str]] = {}  # per process: element as read -> values in it
 
 
 def header_values(path: str | os.PathLike[str]) -> _Found | None:
     """Return a file's identifying values, PatientID and StudyInstanceUID; None if unreadable."""
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True)
-        values = identifying_values(ds)
+        if len(_MEMO) > 50_000:
+            _MEMO.clear()
+        values = identifying_values(ds, _MEMO)
         patient = str(ds.get("PatientID", "") or "").strip()
         study = str(ds.get("StudyInstanceUID", "") or "").strip()
     except Exception:  # noqa: BLE001 - the second pass reports unreadable files

@@ -170,9 +170,23 @@ def encode(ds: Dataset) -> bytes:
         body = writer.dataset(ds, "iso8859")
     except _Fallback:
         return dataset_bytes(ds)
-    fp = DicomBytesIO()
-    fp.is_implicit_VR, fp.is_little_endian = False, True
-    fp.write(getattr(ds, "preamble", None) or b"\0" * 128)
-    fp.write(b"DICM")
-    write_file_meta_info(fp, meta, enforce_standard=True)  # sets its group length
-    return fp.getvalue() + body
+    return (getattr(ds, "preamble", None) or b"\0" * 128) + b"DICM" + _meta_bytes(meta) + body
+
+
+_META_REQUIRED = (0x00020002, 0x00020003, 0x00020010, 0x00020012)
+
+
+def _meta_bytes(meta: Dataset) -> bytes:
+    """Return the file meta group as ``write_file_meta_info(enforce_standard=True)`` writes it."""
+    if any(tag not in meta for tag in _META_REQUIRED) or any(
+            getattr(meta.get_item(t), "is_raw", False) for t in meta.keys()):
+        fp = DicomBytesIO()  # pydicom validates (and raises on) what is missing
+        fp.is_implicit_VR, fp.is_little_endian = False, True
+        write_file_meta_info(fp, meta, enforce_standard=True)
+        return fp.getvalue()
+    if "FileMetaInformationVersion" not in meta:
+        meta.FileMetaInformationVersion = b"\x00\x01"
+    writer = _Writer(True, False)
+    body = b"".join(writer.element(meta, tag, "iso8859") for tag in sorted(meta.keys())
+                    if tag != 0x00020000)
+    return writer.head(0x00020000, "UL", 4) + struct.pack("<L", len(body)) + body

@@ -73,6 +73,7 @@ _GONE = object()  # in the memo: the element was removed
 _MEMO_SIZE, _MEMO_VALUE = 20_000, 16_384  # elements remembered per patient; largest value
 _GRAPHICS_GROUPS = frozenset(range(0x5000, 0x5020, 2)) | frozenset(range(0x6000, 0x6020, 2))
 _PATIENT_NAME, _PATIENT_ID, _PADDING = 0x00100010, 0x00100020, 0xFFFCFFFC
+_METHOD_CODES = 0x00120064  # De-identification Method Code Sequence
 _METHOD = f"sarcoma-xnat {__version__}: PS3.15 {PROFILE_EDITION} Basic Profile"
 
 
@@ -123,6 +124,7 @@ class Deidentifier:
         self._basic = compile_profile(()).actions  # what C falls back to when it cannot clean
         self._safe_public: frozenset[int] = frozenset()
         self._plans: dict[tuple[int, str | None], object] = {}  # (tag, VR as read) -> plan
+        self._stamps: dict[object, object] = {}  # encoding, charset -> encoded method codes
 
     def deidentify(self, ds: Dataset, file: str | None = None,
                    scrubber: Scrubber | None = None, has_pixels: bool | None = None) -> DeidResult:
@@ -469,15 +471,24 @@ class Deidentifier:
         methods = ([] if not previous else [previous] if isinstance(previous, str)
                    else list(previous))
         ds.DeidentificationMethod = [str(m) for m in methods if m and m != _METHOD] + [_METHOD]
-        items = []
-        codes = self.profile.codes
-        if pixels_cleaned:  # PS3.15 E.3.1, for this instance only
-            codes = codes[:1] + [CLEAN_PIXEL_DATA_CODE] + codes[1:]
-        for value, meaning in codes:
-            item = Dataset()
-            item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, "DCM", meaning
-            items.append(item)
-        ds.DeidentificationMethodCodeSequence = Sequence(items)
+        form = (ds.original_encoding, tuple(ds._character_set), pixels_cleaned)
+        encoded = self._stamps.get(form)  # the same items every time: encoded once per form
+        if encoded is not None:
+            ds._dict[encoded.tag] = encoded  # type: ignore[attr-defined]
+        else:
+            items = []
+            codes = self.profile.codes
+            if pixels_cleaned:  # PS3.15 E.3.1, for this instance only
+                codes = codes[:1] + [CLEAN_PIXEL_DATA_CODE] + codes[1:]
+            for value, meaning in codes:
+                item = Dataset()
+                item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = (value, "DCM",
+                                                                                 meaning)
+                items.append(item)
+            ds.DeidentificationMethodCodeSequence = Sequence(items)
+            encoded = encoded_element(ds, _METHOD_CODES)
+            if encoded is not None:
+                self._stamps[form] = encoded
         ds.LongitudinalTemporalInformationModified = (
             "MODIFIED" if ctx.shift is not None else "UNMODIFIED" if self._keep_dates else "REMOVED")
 

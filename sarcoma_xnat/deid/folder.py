@@ -137,7 +137,7 @@ class _Done:
 _RUN: _Run | None = None
 
 
-def _set_run(run: _Run) -> None:
+def _set_run(run: _Run | None) -> None:
     global _RUN
     _RUN = run
 
@@ -236,6 +236,7 @@ def deidentify_folder(input_dir: str | os.PathLike[str], output_dir: str | os.Pa
             if linkage is not None and done.patient_id:
                 linkage.record(done.pseudonym, done.patient_id)
     finally:
+        _set_run(None)  # with jobs=1 the run's state lived in this process
         for part in dest.rglob(".*.dcm.*.part"):  # an interrupted run leaves no part file behind
             part.unlink()
     report.digest = digest.hexdigest()

@@ -97,7 +97,8 @@ def load_site_config(path: str | os.PathLike[str] | None) -> SiteConfig:
     try:
         data = source.read_bytes()
     except OSError as exc:
-        raise ConfigurationError(f"--site-config {source}: cannot be read ({exc.strerror})") from None
+        raise ConfigurationError(f"--site-config {source}: cannot be read "
+                                 f"({exc.strerror})") from None
     try:
         raw = json.loads(data) if source.suffix.lower() == ".json" else tomllib.loads(
             data.decode("utf-8"))

@@ -98,29 +98,64 @@ def _skip_vr(tag: int, vr: str | None) -> bool:
     return "SQ" not in vr and "PN" not in vr and keyword_for_tag(tag) not in IDENTITY_KEYWORDS
 
 
-def identifying_values(ds: Dataset) -> set[str]:
+def identifying_values(ds: Dataset, memo: dict[object, frozenset[str]] | None = None) -> set[str]:
     """Return every PN value and identity attribute value in ``ds`` and its items.
 
-    Elements that can be neither (by VR and keyword) are not decoded.
+    Elements that can be neither (by VR and keyword) are not decoded. ``memo`` maps a
+    public top-level element as read (tag, VR, bytes, with the data set's character set
+    and encoding) to the values found in it: the files of a series repeat most of their
+    header, so each distinct element is decoded once.
     """
     out: set[str] = set()
+    if memo is None:
+        _walk(ds, out)
+        return out
+    context = (tuple(ds._character_set), ds.original_encoding)
+    for tag, raw in list(ds._dict.items()):
+        if _skip(tag, raw):
+            continue
+        data = raw.value if getattr(raw, "is_raw", False) and not tag >> 16 & 1 else None
+        if isinstance(data, bytes) and len(data) <= _MEMO_VALUE:
+            key = (context, tag, raw.VR, raw.length, data)
+            found = memo.get(key)
+            if found is None:
+                values: set[str] = set()
+                for item in _collect(ds, tag, values):
+                    _walk(item, values)
+                found = memo[key] = frozenset(values)
+            out |= found
+        else:
+            for item in _collect(ds, tag, out):
+                _walk(item, out)
+    return out
+
+
+_MEMO_VALUE = 16_384
+
+
+def _walk(ds: Dataset, out: set[str]) -> None:
+    """Add the identifying values of ``ds`` and its items to ``out``."""
     stack = [ds]
     while stack:
         current = stack.pop()
         for tag, raw in list(current._dict.items()):
-            if _skip(tag, raw):
-                continue
-            try:
-                elem = current[tag]
-            except Exception:  # noqa: BLE001 - an unreadable value cannot be collected
-                continue
-            if elem.VR == "SQ":
-                if elem.keyword in IDENTITY_KEYWORDS:
-                    out.update(t.strip() for t in _texts(elem.value) if t.strip())
-                stack.extend(item for item in (elem.value or ()) if isinstance(item, Dataset))
-            elif elem.VR == "PN" or elem.keyword in IDENTITY_KEYWORDS:
-                out.update(t.strip() for t in _texts(elem.value) if t.strip())
-    return out
+            if not _skip(tag, raw):
+                stack.extend(_collect(current, tag, out))
+
+
+def _collect(ds: Dataset, tag: int, out: set[str]) -> list[Dataset]:
+    """Add the values of element ``tag`` to ``out``; return its items (for a sequence)."""
+    try:
+        elem = ds[tag]
+    except Exception:  # noqa: BLE001 - an unreadable value cannot be collected
+        return []
+    if elem.VR == "SQ":
+        if elem.keyword in IDENTITY_KEYWORDS:
+            out.update(t.strip() for t in _texts(elem.value) if t.strip())
+        return [item for item in (elem.value or ()) if isinstance(item, Dataset)]
+    if elem.VR == "PN" or elem.keyword in IDENTITY_KEYWORDS:
+        out.update(t.strip() for t in _texts(elem.value) if t.strip())
+    return []
 
 
 def _fold(text: str) -> str:

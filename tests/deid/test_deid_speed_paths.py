@@ -19,8 +19,9 @@ from deidcorpus import build_corpus, load, write
 from pydicom.data import get_testdata_file
 
 from sarcoma_xnat.cli import main
-from sarcoma_xnat.deid import Deidentifier, dataset_bytes, deidentify_folder, read_dicom
+from sarcoma_xnat.deid import Deidentifier, SiteKey, dataset_bytes, deidentify_folder, read_dicom
 from sarcoma_xnat.deid.encode import encode
+from sarcoma_xnat.deid.scrub import Scrubber
 from sarcoma_xnat.deid.split import read_split
 from sarcoma_xnat.errors import DeidentificationError
 
@@ -132,3 +133,20 @@ def test_cli_jobs_option(tmp_path: Path, corpus: Path, secret_file: Path,
     files = {k: v for k, v in _tree(tmp_path / "o1").items() if k.endswith(".dcm")}
     assert files and files == {k: v for k, v in _tree(tmp_path / "o2").items()
                                if k.endswith(".dcm")}
+
+
+def test_remembered_elements_give_what_a_fresh_engine_gives(tmp_path: Path, key: SiteKey) -> None:
+    paths = build_corpus(tmp_path / "c")
+    warm = Deidentifier(key)
+    scrubber = Scrubber(("HOUSE", "Gregory", "WILSON"))
+    for path in paths + paths:  # the second time round, every element is remembered
+        split = read_split(path)
+        fresh = read_split(path)
+        try:
+            warm.deidentify(split.dataset, None, scrubber, split.has_pixels)
+        except DeidentificationError:
+            continue
+        Deidentifier(key).deidentify(fresh.dataset, None, Scrubber(scrubber.tokens),
+                                     fresh.has_pixels)
+        assert split.encode() == fresh.encode(), path.name
+    assert any(scrubber.memo.values())
