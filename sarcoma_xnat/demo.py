@@ -41,6 +41,7 @@ class DemoResult:
     rows: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     engines: set[str] = field(default_factory=set)
+    worklist: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _timed(result: DemoResult, name: str, func: Callable[[], Any]) -> Any:
@@ -52,11 +53,14 @@ def _timed(result: DemoResult, name: str, func: Callable[[], Any]) -> Any:
 
 def run_demo(folder: str | Path = "sarcoma-demo", subjects: int = 3, seed: int = 0,
              preset: str = "standard", secret: str = "demo-site-secret-not-for-real-use",
-             engine: str = "auto") -> DemoResult:
+             engine: str = "auto", segment: bool = False, segment_epochs: int = 40) -> DemoResult:
     """Run every available pipeline step on a synthetic cohort and return a summary.
 
     ``engine`` is ``auto`` (step images through a Docker-compatible engine when one
-    and the images are there, else in-process), ``docker`` or ``inprocess``.
+    and the images are there, else in-process), ``docker`` or ``inprocess``. With
+    ``segment`` (needs the ``[seg]`` extra) a phantom segmentation model is trained
+    for ``segment_epochs`` on the archive's human annotations, every session gets an
+    AI draft, and :attr:`DemoResult.worklist` holds the review worklist.
     """
     from sarcoma_xnat.synthetic import generate_cohort
 
@@ -69,6 +73,8 @@ def run_demo(folder: str | Path = "sarcoma-demo", subjects: int = 3, seed: int =
     sessions = _timed(result, "de-identify and ingest",
                       lambda: _ingest(hospital, manifest.project, archive, secret, result))
     _timed(result, "preprocess", lambda: _preprocess(archive, sessions, engine, result))
+    if segment:
+        _segment(archive, sessions, segment_epochs, seed, result)
     result.rows = [_summary_row(archive, s) for s in sessions]
     return result
 
@@ -105,6 +111,37 @@ def _preprocess(archive: LocalArchive, sessions: list[ObjectRef], engine: str,
         result.engines.add(run.engine)
     for line in dict.fromkeys(s for s in said if s.startswith("engine:")):
         result.notes.append(f"preprocess {line}")
+
+
+def _segment(archive: LocalArchive, sessions: list[ObjectRef], epochs: int, seed: int,
+             result: DemoResult) -> None:
+    """Train the phantom model (``segment train --from-scratch``), draft every session, list the worklist."""
+    from sarcoma_xnat.segmentation.bundle import load_bundle
+    from sarcoma_xnat.segmentation.gate import train_gated
+    from sarcoma_xnat.segmentation.inference import pick_device
+    from sarcoma_xnat.segmentation.registry import current_bundle_dir, fetch_models
+    from sarcoma_xnat.segmentation.review import worklist
+    from sarcoma_xnat.steps.segment import run_on_archive
+
+    device = pick_device("auto")
+    record = _timed(result, "train segmentation model", lambda: train_gated(
+        archive, STUDY_PROJECT, epochs, from_scratch=True, seed=seed, device=device))
+    result.notes.append(f"segment train: version {record['version']} {record['decision']} "
+                        f"({record['reason']}), {epochs} epochs on {len(record['trained_on'])} "
+                        f"session(s)")
+
+    def draft() -> None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="sarcoma-demo-models-") as tmp:
+            models = fetch_models(archive, STUDY_PROJECT, Path(tmp) / "models")
+            bundle = load_bundle(current_bundle_dir(models), device)
+            for session in progress(sessions, desc="drafting segmentations"):
+                run_on_archive(archive, session, bundle, device=device)
+
+    _timed(result, "draft segmentations", draft)
+    result.worklist = _timed(result, "review worklist",
+                             lambda: [r.row() for r in worklist(archive, STUDY_PROJECT)])
 
 
 def _summary_row(archive: LocalArchive, session: ObjectRef) -> dict[str, Any]:
@@ -147,6 +184,11 @@ def format_summary(result: DemoResult) -> str:
                  "inprocess": "inprocess (no container engine or image: same command line, "
                               "run in this process)"}
     used = ", ".join(described.get(e, e) for e in sorted(result.engines)) or "-"
+    if result.worklist:  # below the table, as ``review status`` prints it
+        from sarcoma_xnat.commands.review import format_worklist
+
+        lines += ["", "segmentation review worklist (AI drafts by the demo's phantom model, trained "
+                      "on synthetic annotations: not for real images):", format_worklist(result.worklist)]
     lines += ["", f"steps ran with engine: {used}"]
     lines += ["", "stages:"] + [f"  {name:<28} {secs:6.1f} s" for name, secs in result.stages]
     lines += [f"note: {n}" for n in result.notes]

@@ -19,7 +19,7 @@ HIDDEN_ALIASES = frozenset({"--out", "--folder", "--workspace", "--session"})
 
 #: one or two example command lines per subcommand (its words after ``sarcoma-xnat``)
 EXAMPLES: dict[str, tuple[str, ...]] = {
-    "demo": ("demo", "demo --output ./sarcoma-demo --subjects 3 --engine inprocess"),
+    "demo": ("demo", "demo --output ./sarcoma-demo --subjects 3 --engine inprocess --segment"),
     "synth": ("synth --subjects 10 --seed 1 --output ./hospital",),
     "preprocess": ("preprocess --input SESSION_MOUNT --output ./preprocessed",
                    "preprocess --archive ./archive --target /archive/projects/P/subjects/S/experiments/E"),

@@ -24,7 +24,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--engine", choices=("auto", "docker", "inprocess"), default="auto",
                    help="run steps as container images (docker), in-process, or whichever "
                         "is available (auto, the default)")
+    p.add_argument("--segment", action="store_true",
+                   help="after preprocessing, train the phantom segmentation model on the archive's "
+                        "annotations, draft an AI segmentation for every session and print the "
+                        "review worklist (needs the [seg] extra: torch and monai)")
+    p.add_argument("--segment-epochs", type=int, default=40,
+                   help="training epochs of the phantom model with --segment (default 40)")
     p.set_defaults(_run=run)
+
+
+def _need_seg_extra() -> None:
+    """Fail before the demo starts when torch or monai is missing, with the CLI's missing-extra message."""
+    import importlib.util
+
+    from sarcoma_xnat.errors import ConfigurationError
+
+    for name in ("torch", "monai"):
+        if importlib.util.find_spec(name) is None:
+            raise ConfigurationError(f"this command needs the optional package {name!r}: install it "
+                                     f"with pip install 'sarcoma-xnat[seg]'")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,10 +53,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.subjects < 1:
         raise ConfigurationError(f"--subjects must be at least 1, got {args.subjects}")
+    if args.segment:
+        if args.segment_epochs < 1:
+            raise ConfigurationError(f"--segment-epochs must be at least 1, got {args.segment_epochs}")
+        _need_seg_extra()
     folder = check_output_folder(args.folder, "--folder", own=lambda f: is_own_folder(f) or any(
         is_archive(f / name) for name in ("hospital", "archive")))
     mark_own_folder(folder, "demo")
     result = run_demo(folder, subjects=args.subjects, seed=args.seed, preset=args.preset,
-                      engine=args.engine)
+                      engine=args.engine, segment=args.segment,
+                      segment_epochs=args.segment_epochs)
     print(format_summary(result))
     return 0

@@ -6,8 +6,9 @@ import argparse
 import csv
 import json
 import sys
+from typing import Any
 
-__all__ = ["register"]
+__all__ = ["format_worklist", "register"]
 
 _COLUMNS = ("subject", "session", "state", "draft", "model_version", "reviewed_collection", "dice",
             "hd95_mm", "volume_difference_mm3", "accepted_at")
@@ -33,6 +34,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     a.set_defaults(_run=run_accept)
 
 
+def format_worklist(rows: list[dict[str, Any]]) -> str:
+    """Return worklist rows (:meth:`SessionReview.row`) as the ``review status`` table."""
+    # at least one space after the longest value: session labels can be longer than the minimum
+    w = {key: max([least] + [len(str(r[key] or "")) + 1 for r in rows])
+         for key, least in (("session", 22), ("state", 15), ("draft", 28), ("reviewed_collection", 26))}
+    lines = [f"{'session':<{w['session']}}{'state':<{w['state']}}{'draft':<{w['draft']}}"
+             f"{'reviewed':<{w['reviewed_collection']}}{'Dice':>7}{'HD95 mm':>9}"]
+    for r in rows:
+        dice = f"{r['dice']:.3f}" if r["dice"] is not None else ""
+        hd = f"{r['hd95_mm']:.1f}" if r["hd95_mm"] is not None else ""
+        lines.append(f"{r['session']:<{w['session']}}{r['state']:<{w['state']}}"
+                     f"{r['draft'] or '':<{w['draft']}}"
+                     f"{r['reviewed_collection'] or '':<{w['reviewed_collection']}}{dice:>7}{hd:>9}")
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    lines.append(", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "no sessions")
+    return "\n".join(lines)
+
+
 def run_status(args: argparse.Namespace) -> int:
     """Print the worklist."""
     from sarcoma_xnat.fl.site import open_archive
@@ -46,16 +67,7 @@ def run_status(args: argparse.Namespace) -> int:
         writer.writeheader()
         writer.writerows(rows)
     else:
-        print(f"{'session':<22}{'state':<15}{'draft':<28}{'reviewed':<26}{'Dice':>7}{'HD95 mm':>9}")
-        for r in rows:
-            dice = f"{r['dice']:.3f}" if r["dice"] is not None else ""
-            hd = f"{r['hd95_mm']:.1f}" if r["hd95_mm"] is not None else ""
-            print(f"{r['session']:<22}{r['state']:<15}{r['draft'] or '':<28}"
-                  f"{r['reviewed_collection'] or '':<26}{dice:>7}{hd:>9}")
-        counts = {}
-        for r in rows:
-            counts[r["state"]] = counts.get(r["state"], 0) + 1
-        print(", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "no sessions")
+        print(format_worklist(rows))
     return 0
 
 
