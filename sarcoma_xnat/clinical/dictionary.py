@@ -18,8 +18,10 @@ from sarcoma_xnat.models.encoding import CLINICAL_VARIABLES, VOCABULARIES
 
 __all__ = [
     "ID_COLUMNS",
+    "MEASUREMENT_FIELDS",
     "OUTCOME_VARIABLES",
     "REDCAP_COLUMNS",
+    "SIZE_CHECK_CHOICES",
     "VARIABLES",
     "Variable",
     "dictionary_csv",
@@ -89,6 +91,22 @@ def _variables() -> tuple[Variable, ...]:
 #: every column of the clinical table after the ID column, in table order
 VARIABLES: tuple[Variable, ...] = _variables()
 
+_ROI_STATS = (("mean", "mean"), ("std", "standard deviation"), ("median", "median"),
+              ("p05", "5th percentile"), ("p95", "95th percentile"))
+#: what ``clinical send-measurements`` sends (the session fields of
+#: :mod:`sarcoma_xnat.steps.measurement_fields`): name, label, unit; numbers unless listed in
+#: :data:`SIZE_CHECK_CHOICES`
+MEASUREMENT_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("tumour_volume_ml", "Measured tumour volume (from the ROI)", "mL"),
+    ("tumour_longest_diameter_mm", "Measured longest tumour diameter (3D)", "mm"),
+    ("tumour_longest_axial_diameter_mm", "Measured longest axial tumour diameter", "mm"),
+    *((f"{ch}_roi_{key}", f"{ch.upper()} intensity in the ROI (z-scored): {what}", "")
+      for ch in ("t1", "t2") for key, what in _ROI_STATS),
+    ("tumour_size_check", "Measured size agrees with the entered clinical size", ""),
+)
+#: REDCap codes of ``tumour_size_check`` (codes have no spaces) and the session field's values
+SIZE_CHECK_CHOICES = {"ok": "ok", "disagree": "disagree", "not_entered": "not entered"}
+
 
 def dictionary_csv() -> str:
     """Return the data dictionary as CSV text (one row per variable)."""
@@ -102,6 +120,11 @@ def dictionary_csv() -> str:
     for var in VARIABLES:
         writer.writerow([var.name, var.label, var.kind, "yes" if var.required else "no",
                          var.describe_rule(), var.unit, f"xnat:subjectData/fields/field[name={var.name}]"])
+    for name, label, unit in MEASUREMENT_FIELDS:
+        kind, rule = ("choice", "one of " + ", ".join(SIZE_CHECK_CHOICES.values())) \
+            if name == "tumour_size_check" else ("number", "measured by preprocess")
+        writer.writerow([name, label, kind, "no", rule, unit,
+                         f"xnat:mrSessionData/fields/field[name={name}]"])
     return buf.getvalue()
 
 
@@ -114,6 +137,7 @@ REDCAP_COLUMNS = (
     "Question Number (surveys only)", "Matrix Group Name", "Matrix Ranking?", "Field Annotation",
 )
 _FORM = "sarcoma_clinical"
+_MEASUREMENT_FORM = "sarcoma_imaging"
 
 
 def redcap_dictionary_csv() -> str:
@@ -121,7 +145,8 @@ def redcap_dictionary_csv() -> str:
 
     The record ID field is ``patient_id`` (marked an identifier, so REDCap's
     de-identified exports drop it); choices use the table's own codes as raw values,
-    so a raw REDCap export is the clinical table.
+    so a raw REDCap export is the clinical table. A second instrument,
+    ``sarcoma_imaging``, holds the measurements ``clinical send-measurements`` sends.
     """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -144,6 +169,14 @@ def redcap_dictionary_csv() -> str:
         else:
             cells.update(type="text", validation="integer" if var.kind == "integer" else "number",
                          min=f"{var.minimum:g}", max=f"{var.maximum:g}", note=var.unit)
+        writer.writerow(row(**cells))
+    for name, label, unit in MEASUREMENT_FIELDS:
+        cells = {"name": name, "form": _MEASUREMENT_FORM, "label": label}
+        if name == "tumour_size_check":
+            cells.update(type="radio",
+                         choices=" | ".join(f"{c}, {t}" for c, t in SIZE_CHECK_CHOICES.items()))
+        else:
+            cells.update(type="text", validation="number", note=unit)
         writer.writerow(row(**cells))
     return buf.getvalue()
 

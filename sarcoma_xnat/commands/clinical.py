@@ -1,8 +1,9 @@
-"""``sarcoma-xnat clinical import|export|dictionary``: the clinical table in and out of a project.
+"""``sarcoma-xnat clinical import|export|send-measurements|dictionary``: the clinical table in and out.
 
 ``import`` reads a CSV file or a REDCap project, checks every cell and writes the
-values as subject custom fields; ``export`` writes the same table back; ``dictionary``
-writes the data dictionary (plain CSV and REDCap's data-dictionary CSV).
+values as subject custom fields; ``export`` writes the same table back;
+``send-measurements`` sends each subject's tumour measurements to REDCap;
+``dictionary`` writes the data dictionary (plain CSV and REDCap's data-dictionary CSV).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``clinical import``, ``clinical export`` and ``clinical dictionary``."""
+    """Add ``clinical import``, ``export``, ``send-measurements`` and ``dictionary``."""
     p = subparsers.add_parser(
         "clinical", help="clinical variables and outcomes: import from CSV/REDCap, export, dictionary",
         description="The 11 clinical variables and 4 outcomes of each subject, kept as subject "
@@ -49,6 +50,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     exp.add_argument("--archive", default="xnat", help="local archive folder, or 'xnat'")
     exp.add_argument("--output", type=Path, help="CSV file to write (default: standard output)")
     exp.set_defaults(_run=run_export)
+    snd = sub.add_parser("send-measurements", help="send each subject's tumour measurements to REDCap",
+                         description="For every session with a consistent PREPROCESSED result "
+                                     "(checked against its manifest), send the tumour volume, "
+                                     "diameters, ROI intensity statistics and size check as one "
+                                     "REDCap record per subject, keyed by the subject's pseudonym "
+                                     "in the project's record ID field (never the original ID). "
+                                     "Sessions without a usable result are skipped and reported.")
+    snd.add_argument("--project", required=True, help="project whose sessions are sent")
+    snd.add_argument("--archive", default="xnat", help="local archive folder, or 'xnat' "
+                     "(XNAT_HOST/XNAT_USER/XNAT_PASS or .netrc)")
+    snd.add_argument("--redcap", metavar="URL", required=True, help="REDCap API URL (ending /api/); "
+                     "token from --redcap-token-file or $REDCAP_API_TOKEN")
+    snd.add_argument("--redcap-token-file", type=Path, help="file holding the REDCap API token")
+    snd.add_argument("--dry-run", action="store_true",
+                     help="print the pseudonyms and field names that would be sent, send nothing")
+    snd.set_defaults(_run=run_send_measurements)
     dic = sub.add_parser("dictionary", help="write the data dictionary (CSV and REDCap)")
     dic.add_argument("--output", type=Path, required=True, help="folder to write the two files into")
     dic.set_defaults(_run=run_dictionary)
@@ -102,6 +119,32 @@ def run_export(args: argparse.Namespace) -> int:
     else:
         args.output.write_text(text, encoding="utf-8")
         print(f"wrote {text.count(chr(10)) - 1} subjects to {args.output}")
+    return 0
+
+
+def run_send_measurements(args: argparse.Namespace) -> int:
+    """Send the measurements; report skipped sessions on standard error (pseudonyms only)."""
+    from sarcoma_xnat.clinical.measurements import collect_measurements, send_records
+    from sarcoma_xnat.clinical.redcap import load_token
+    from sarcoma_xnat.fl.site import open_archive
+
+    token = None if args.dry_run else load_token(args.redcap_token_file)
+    report = collect_measurements(open_archive(args.archive), args.project)
+    for name, why in sorted(report.skipped.items()):
+        print(f"{name}: skipped: {why}", file=sys.stderr)
+    if args.dry_run:
+        for pseudonym, fields in report.records.items():
+            print(f"{pseudonym} (session {report.sessions[pseudonym]}): {', '.join(fields)}")
+        print(f"would send {len(report.records)} records to {args.redcap}")
+        return 0
+    if not report.records:
+        print("nothing to send: no session has a consistent PREPROCESSED result with a tumour",
+              file=sys.stderr)
+        return 1
+    assert token is not None
+    count = send_records(args.redcap, token, report.records)
+    print(f"sent {len(report.records)} records to {args.redcap} (REDCap counted {count}); "
+          f"{len(report.skipped)} sessions skipped")
     return 0
 
 

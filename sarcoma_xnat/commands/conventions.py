@@ -89,6 +89,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "clinical export": ("clinical export --project SARC01 --output clinical.csv",
                         "clinical export --archive ./archive --project SARC01"),
     "clinical dictionary": ("clinical dictionary --output ./redcap-setup",),
+    "clinical send-measurements": ("REDCAP_API_TOKEN=… clinical send-measurements --archive ./archive "
+                                   "--project SARC01 --redcap https://redcap.example.org/api/ --dry-run",
+                                   "clinical send-measurements --project SARC01 --redcap "
+                                   "https://redcap.example.org/api/ --redcap-token-file redcap.token"),
     "fl": ("fl simulate --synthetic 3 --rounds 2",),
     "fl simulate": ("fl simulate --synthetic 3 --rounds 2 --output ./fl-sim",
                     "fl simulate --synthetic 3 --rounds 4 --output ./fl-sim --initial-model model.pt"),
