@@ -31,7 +31,9 @@ import contextlib
 import logging
 import os
 import re
+import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,8 +83,28 @@ class RunResult:
     resolved: ResolvedCommand | None = None
 
 
-def stage_object(archive: Archive, obj: XnatObject, dest: Path) -> Path:
-    """Copy an object's files into ``dest`` the way XNAT lays out its mount, catalogs included."""
+def stage_object(archive: Archive, obj: XnatObject, dest: Path, attempts: int = 3) -> Path:
+    """Copy an object's files into ``dest`` the way XNAT lays out its mount, catalogs included.
+
+    XNAT mounts the archive folder itself, so a launch sees the archive as it is when the
+    container starts. A copy can instead race a concurrent change (the ROI plugin
+    re-saving a collection deletes and rewrites its files): a file that vanishes mid-copy
+    restarts the staging from scratch, a few times, so the mount is one consistent state.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return _stage_once(archive, obj, dest)
+        except FileNotFoundError:
+            if attempt == attempts:
+                raise ContainerError(f"the files of {obj.uri} kept changing while they were "
+                                     f"staged for the launch ({attempts} tries)") from None
+            shutil.rmtree(dest, ignore_errors=True)
+            time.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")
+
+
+def _stage_once(archive: Archive, obj: XnatObject, dest: Path) -> Path:
+    """Stage ``obj`` into ``dest`` once (see :func:`stage_object`)."""
     if obj.type == "Session":
         stage_session(archive, obj.ref, dest, scans=True, assessors=True, resources=True)
     else:

@@ -89,5 +89,11 @@ def test_one_ohif_save_gives_one_preprocessed_result(emulator, client):
         # the wrapper's matcher refuses them, as the Container Service would
         if {"SEG", "RTSTRUCT"} & set(delivery["resources"]):
             record = client.containers.wait(delivery["launch"], timeout=300, poll=0.1)
-            assert record["exit-code"] == 0, client.containers.logs(record["id"])[-400:]
+            log = client.containers.logs(record["id"])
+            # with real timing a launch can resolve while the plugin is still rewriting the
+            # collection: it then fails to resolve (the wrapper's matcher no longer sees the
+            # resource) and stores nothing, as the Container Service would; any other failure
+            # is a bug
+            assert record["exit-code"] == 0 or "does not match external input" in log \
+                or "kept changing while they were staged" in log, log[-400:]
     assert _result(emulator)["fingerprint"] == fingerprints[-1]
