@@ -9,6 +9,16 @@ text too) or in a file or folder name — with the output's tag path. It also re
 references that no longer resolve, pixel data that changed, and IOD attributes present
 in an original but missing from its output. The values themselves are never printed:
 a finding names where the value was found and where it came from.
+
+A survivor is a whole identifying value, a word of a person's name, or an ID. The
+words of a place (institution, department, station, address) are looked for on their
+own only when they are not ordinary vocabulary: "Sarcoma" of "St Winifred Sarcoma
+Centre" also names the disease in a kept study description, so it alone is no
+survivor, while "Winifred" and the whole name are. Ordinary vocabulary is the word
+list ``data/place-vocabulary.txt`` and every word that DICOM's code meanings use in
+lower case (pydicom's code dictionary, the standard's and SNOMED's terms: common
+nouns, not the proper names of eponyms). A place value made only of such words
+("Department of Radiology") identifies nothing and is not looked for.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import pydicom
@@ -61,6 +72,26 @@ _STAMPS = frozenset({"DeidentificationMethod", "DeidentificationMethodCodeSequen
 _ID_LIKE = re.compile(r"^(?=(?:.*\d){3})(?=.*[A-Za-z])[A-Za-z0-9]{5,}$|^\d{6,}$")
 #: UIDs of coding schemes and classes name no instance: they are kept, not collected
 _VOCABULARY_UID = re.compile(r"Coding|Context|Mapping|ClassUID|TransferSyntax|Implementation")
+_SPLIT = re.compile(r"[\^=\s,;/\\()._\-'\"\ufffd]+")
+_VOCABULARY_FILE = Path(__file__).with_name("data") / "place-vocabulary.txt"
+
+
+@cache
+def _ordinary() -> frozenset[str]:
+    """Return the ordinary words of place values (lower case): the list, and code meanings."""
+    words = {line.strip().lower() for line in _VOCABULARY_FILE.read_text("utf-8").splitlines()
+             if line.strip() and not line.startswith("#")}
+    try:
+        from pydicom.sr.codedict import codes
+    except ImportError:  # pragma: no cover - pydicom without its code dictionary
+        return frozenset(words)
+    for scheme in codes.schemes():
+        collection = getattr(codes, scheme)
+        for keyword in collection.dir():
+            meaning = str(getattr(collection, keyword).meaning)
+            # past the first word, a word in lower case is a common noun, never a name
+            words.update(w for w in re.findall(r"[A-Za-z]+", meaning)[1:] if w.islower())
+    return frozenset(words)
 
 
 @dataclass(frozen=True)
@@ -127,13 +158,19 @@ def _strings(elem) -> list[str]:
     return [str(value)]
 
 
-def _words(text: str, shortest: int = 2) -> list[str]:
-    """Return an identifying value and its words worth looking for on their own."""
+def _words(text: str, shortest: int = 2, ordinary: frozenset[str] = frozenset()) -> list[str]:
+    """Return an identifying value and its words worth looking for on their own.
+
+    A word in ``ordinary`` (lower case) is not looked for alone, and a value made only
+    of such words (and stop words) is not looked for at all.
+    """
     whole = text.strip(" ^=\0")
+    words = [w for w in _SPLIT.split(text) if w]
+    common = [w.upper() in _STOP or w.lower() in ordinary for w in words]
     out = [whole] if len(whole) >= (4 if whole.isdigit() else 3) and whole.upper() not in _STOP \
-        else []
-    for word in re.split(r"[\^=\s,;/\\()._\-'\"\ufffd]+", text):
-        if not word or word.upper() in _STOP:
+        and not (ordinary and all(common)) else []
+    for word, is_common in zip(words, common):
+        if is_common:
             continue
         if re.search(r"[^\x00-\x7f]", word) or (word.isalpha() and len(word) >= shortest) \
                 or _ID_LIKE.match(word):
@@ -149,8 +186,9 @@ class _Needles:
         self.private_slots: dict[str, set[str]] = {}
         self._pattern: re.Pattern[str] | None = None
 
-    def add(self, value: str, source: str, whole_only: bool = False, shortest: int = 2) -> None:
-        for word in ([value.strip()] if whole_only else _words(value, shortest)):
+    def add(self, value: str, source: str, whole_only: bool = False, shortest: int = 2,
+            ordinary: frozenset[str] = frozenset()) -> None:
+        for word in ([value.strip()] if whole_only else _words(value, shortest, ordinary)):
             if len(word) >= 2 or re.search(r"[^\x00-\x7f]", word):
                 self.source.setdefault(word.lower(), source)
 
@@ -178,7 +216,9 @@ def _collect(ds: Dataset, rel: str, needles: _Needles, uids: set[str]) -> None:
         group = elem.tag.group
         for text in _strings(elem):
             if elem.VR == "PN" or elem.keyword in _IDENTITY:
-                needles.add(text, f"{path} of {rel}", shortest=5 if elem.keyword in _PLACES else 2)
+                place = elem.VR != "PN" and elem.keyword in _PLACES
+                needles.add(text, f"{path} of {rel}", shortest=5 if place else 2,
+                            ordinary=_ordinary() if place else frozenset())
             elif elem.VR == "UI" and text.strip("\0 ") not in UID_dictionary \
                     and not text.startswith("1.2.840.10008.") \
                     and not _VOCABULARY_UID.search(elem.keyword):
