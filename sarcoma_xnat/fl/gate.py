@@ -4,8 +4,13 @@ Each client update is checked before it can touch the global model:
 
 1. every weight must be finite, and the update must have the global model's keys and shapes;
 2. the candidate ``(1 - w) · global + w · update`` (``w`` = merge weight, default 0.5)
-   is scored on the server's own validation data; if the score drops by more than
-   ``max_drop`` below the current global model's, the update is rejected.
+   is scored on the server's own validation data. With a plain score function the
+   update is rejected if the score drops by more than ``max_drop`` below the current
+   global model's (a fixed tolerance). With a :class:`~sarcoma_xnat.fl.paired.PairedValidation`
+   (what the server uses) the tolerance is sized to the validation set: the update is
+   rejected only if a paired bootstrap of the validation subjects shows it worse with
+   one-sided confidence (95 %) *and* its drop exceeds ``max_drop`` (a floor); the change
+   and its interval are recorded in the decision.
 
 The accepted updates are averaged (weighted by local steps), merged the same way, and
 the merged model is scored once more; it replaces the global model only if it, too,
@@ -45,6 +50,10 @@ class GateDecision:
     accepted: bool
     reason: str
     score: float | None = None
+    #: the candidate's change of the validation score (candidate - global model)
+    change: float | None = None
+    #: paired-bootstrap ``[1 - confidence, confidence]`` quantiles of the change (paired test)
+    interval: list[float] | None = None
 
 
 @dataclass
@@ -57,6 +66,10 @@ class GateRound:
     merged_score: float | None
     merged: bool
     delta_norm: float
+    #: why the averaged update was or was not merged
+    merged_reason: str = ""
+    #: the gate's test in words (fixed tolerance or paired bootstrap)
+    test: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-friendly dict."""
@@ -165,12 +178,16 @@ class ValidationGate:
 
     Parameters
     ----------
-    score : callable
-        Maps a weight dict to a validation score (higher is better, e.g. C-index).
+    score : callable or PairedValidation
+        Maps a weight dict to a validation score (higher is better, e.g. C-index), judged
+        with the fixed tolerance ``max_drop``; or a
+        :class:`~sarcoma_xnat.fl.paired.PairedValidation`, judged with its paired
+        bootstrap (``max_drop`` is then the floor of a rejected drop).
     merge_weight : float
         Weight of the incoming update when merging (Dafne: 0.5).
     max_drop : float
-        Largest tolerated drop of the score below the current global model's.
+        Largest tolerated drop of the score below the current global model's (fixed
+        tolerance), or the smallest drop that may be rejected (paired test).
     """
 
     def __init__(self, score: Callable[[Weights], float], merge_weight: float = 0.5,
@@ -180,41 +197,72 @@ class ValidationGate:
         self.score = score
         self.merge_weight = merge_weight
         self.max_drop = max_drop
+        self.paired = score if hasattr(score, "compare") and hasattr(score, "scores") else None
 
-    def _score(self, weights: Weights) -> float:
-        """Score ``weights``; a model that cannot be scored (NaN predictions...) scores NaN."""
+    def describe(self) -> str:
+        """Return the gate's test in words."""
+        if self.paired is None:
+            return f"fixed tolerance: rejected if the score drops by more than {self.max_drop}"
+        return f"{self.paired.describe()} and by more than {self.max_drop}"
+
+    def _score(self, weights: Weights) -> Any:
+        """Score ``weights`` (per-subject risks for a paired test); NaN if it cannot be scored."""
         try:
+            if self.paired is not None:
+                return self.paired.scores(weights)
             return float(self.score(weights))
         except (SarcomaXnatError, ValueError, RuntimeError, FloatingPointError):
             return float("nan")
+
+    def _judge(self, base: Any, baseline: float, weights: Weights) -> tuple[bool, str, dict[str, Any]]:
+        """Return (accepted, reason, decision fields) for the candidate ``weights``."""
+        s = self._score(weights)
+        if np.ndim(s) == 0 and not np.isfinite(s):
+            return False, "the candidate cannot be scored on the validation data", {}
+        if self.paired is None:
+            fields = {"score": s, "change": s - baseline}
+            if s < baseline - self.max_drop:
+                return False, (f"validation score {s:.4f} < {baseline:.4f} - {self.max_drop}"), fields
+            return True, "validation score within tolerance", fields
+        cmp = self.paired.compare(base, s)
+        lo, hi = cmp.interval
+        fields = {"score": cmp.candidate, "change": cmp.change, "interval": [lo, hi]}
+        text = (f"validation C-index change {cmp.change:+.4f} "
+                f"({cmp.confidence:.0%} one-sided upper bound {hi:+.4f}, n={cmp.n})")
+        if cmp.worse and cmp.change < -self.max_drop:
+            return False, f"{text}: worse with {cmp.confidence:.0%} confidence, by more than " \
+                          f"{self.max_drop}", fields
+        if cmp.change < -self.max_drop:
+            return True, f"{text}: not worse with {cmp.confidence:.0%} confidence", fields
+        return True, f"{text}: within {self.max_drop}", fields
 
     def step(self, round_: int, current: Weights,
              updates: list[tuple[str, Weights, float]]) -> tuple[dict[str, np.ndarray], GateRound]:
         """Gate ``(site, weights, n_steps)`` updates; return the new global weights and the record."""
         current = _np(current)
-        baseline = self._score(current)
-        if not np.isfinite(baseline):
+        base = self._score(current)
+        if np.ndim(base) == 0 and not np.isfinite(base):
             raise ModelError("the current global model cannot be scored on the validation data")
+        baseline = float(base) if self.paired is None else self.paired.c_index(base)
         decisions, kept = [], []
         for site, update, steps in sorted(updates, key=lambda u: u[0]):
             problem = update_problem(current, update)
             if problem:
                 decisions.append(GateDecision(site, False, problem))
                 continue
-            s = self._score(merge(current, update, self.merge_weight))
-            if not np.isfinite(s) or s < baseline - self.max_drop:
-                decisions.append(GateDecision(site, False, f"validation score {s:.4f} < "
-                                              f"{baseline:.4f} - {self.max_drop}", s))
-                continue
-            decisions.append(GateDecision(site, True, "validation score within tolerance", s))
-            kept.append((update, max(float(steps), 1.0)))
-        new, merged_score, merged = current, None, False
+            ok, reason, fields = self._judge(base, baseline, merge(current, update, self.merge_weight))
+            decisions.append(GateDecision(site, ok, reason, **fields))
+            if ok:
+                kept.append((update, max(float(steps), 1.0)))
+        new, merged_score, merged, merged_reason = current, None, False, "no update accepted"
         if kept:
             avg = fedavg([u for u, _ in kept], [w for _, w in kept])
             candidate = merge(current, avg, self.merge_weight)
-            merged_score = self._score(candidate)
-            if merged_score >= baseline - self.max_drop:
-                new, merged = candidate, True
+            merged, merged_reason, fields = self._judge(base, baseline, candidate)
+            merged_score = fields.get("score")
+            if merged:
+                new = candidate
         delta = float(np.sqrt(sum(float(((new[k].astype(np.float64) - current[k]) ** 2).sum())
                                   for k in current if current[k].dtype.kind == "f")))
-        return new, GateRound(round_, baseline, decisions, merged_score, merged, delta)
+        return new, GateRound(round_, baseline, decisions, merged_score, merged, delta,
+                              merged_reason, self.describe())
