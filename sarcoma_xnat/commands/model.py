@@ -46,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--test-fraction", type=float, default=0.25, help="fraction of subjects held out for the test C-index")
     t.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the CIs")
     t.add_argument("--seed", type=int, default=0, help="random seed of the split and the networks")
+    t.add_argument("--missing", choices=("impute", "complete-case"), default="impute",
+                   help="missing clinical values: impute from the training subjects (median or "
+                        "most frequent level, recorded in the model card) or skip the session")
     t.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     _device_arg(t)
     t.set_defaults(_run=run_train)
@@ -99,6 +102,7 @@ def run_train(args: argparse.Namespace) -> int:
     import torch
 
     from sarcoma_xnat.fl.checkpoint import save_checkpoint
+    from sarcoma_xnat.fl.cohort_rules import cohort_rules, write_exclusions
     from sarcoma_xnat.fl.dataset import load_cohort
     from sarcoma_xnat.fl.model_card import cohort_summary, write_model_card
     from sarcoma_xnat.fl.site import open_archive
@@ -117,9 +121,15 @@ def run_train(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)  # before minutes of loading: cuda without a GPU fails here
     torch.set_num_threads(args.threads)
     print(f"device: {describe_device(device)}")
+    import numpy as np
+
+    from sarcoma_xnat.models.missing import apply_missing_policy
+
     cohort = load_cohort(open_archive(args.archive), args.project, args.resource,
-                         image_size=None if args.mode == "clinical" else args.image_size)
-    train_idx, test_idx = split_indices(cohort.data.os_event, args.test_fraction, args.seed)
+                         image_size=None if args.mode == "clinical" else args.image_size,
+                         missing=args.missing)
+    subjects = np.asarray(cohort.subjects)  # split and bootstrap by subject
+    train_idx, test_idx = split_indices(cohort.data.os_event, args.test_fraction, args.seed, subjects)
     if len(train_idx) < _MIN_TRAIN:
         from sarcoma_xnat.errors import ConfigurationError
 
@@ -128,30 +138,36 @@ def run_train(args: argparse.Namespace) -> int:
             f"({len(cohort.skipped)} skipped); --test-fraction {args.test_fraction} holds out "
             f"{len(test_idx)} for testing, leaving {len(train_idx)} to train on, and training "
             f"needs at least {_MIN_TRAIN}: add subjects or lower --test-fraction")
+    missing = apply_missing_policy(cohort, args.missing, train_idx,
+                                   {"train": train_idx, "test": test_idx})
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                          blend=args.blend, seed=args.seed)
     trained = train_model(cohort.data.subset(train_idx), args.preset, args.mode, config,
                           args.image_size, args.clinical_hidden, ensemble=args.ensemble,
                           device=device)
-    trained.meta.update(project=args.project)  # no session labels: the file goes to every site
+    # no session labels: the file goes to every site
+    trained.meta.update(project=args.project, missing_values=missing, cohort_rules=cohort_rules(cohort))
     _claim_output(args)
     save_checkpoint(args.out / "model.pt", trained.model, trained.meta)
     report = evaluate_model(trained, cohort.data.subset(test_idx), args.out, args.bootstrap,
-                            seed=args.seed)
+                            seed=args.seed, groups=subjects[test_idx])
     grid = trained.meta["aggregation"]["grid_months"]
     write_model_card(args.out / "model.pt", trained.meta, {
         "project": args.project, "skipped_sessions": len(cohort.skipped),
         "train": cohort_summary(cohort.data.subset(train_idx), grid),
         "test": cohort_summary(cohort.data.subset(test_idx), grid),
-        "split": f"stratified by OS event, test fraction {args.test_fraction}, seed {args.seed}"},
+        "split": f"by subject, stratified by OS event, test fraction {args.test_fraction}, "
+                 f"seed {args.seed}; bootstrap resamples subjects"},
         report)
     (args.out / "skipped.json").write_text(json.dumps(cohort.skipped, indent=2) + "\n")
+    write_exclusions(args.out, cohort)
     params = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
               if not k.startswith("_")}
     write_provenance(args.out, "model-train", "1", params,
                      {"project": args.project, "sessions": cohort.sessions}, started)
     print(f"trained {args.mode} model on {len(train_idx)} sessions, tested on {len(test_idx)} "
-          f"({len(cohort.skipped)} skipped); written to {args.out}")
+          f"({len(cohort.skipped)} skipped, {len(cohort.excluded)} excluded by QC, "
+          f"{len(cohort.follow_ups)} follow-up sessions not used); written to {args.out}")
     _print_report(report)
     return 0
 
@@ -168,10 +184,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
     _check_paths(args)
     torch.set_num_threads(args.threads)
     model, meta = load_checkpoint(args.model)
+    import numpy as np
+
+    from sarcoma_xnat.models.missing import apply_missing_policy
+
+    fill = (meta.get("missing_values") or {}).get("fill")  # the model's training imputation
+    strategy = "impute" if fill else "complete-case"
     cohort = load_cohort(open_archive(args.archive), args.project, args.resource,
-                         image_size=None if meta["mode"] == "clinical" else meta["image_size"])
+                         image_size=None if meta["mode"] == "clinical" else meta["image_size"],
+                         missing=strategy)
+    apply_missing_policy(cohort, strategy, np.arange(len(cohort.sessions)), fill=fill)
     _claim_output(args)
-    report = evaluate_model(TrainedModel(model, meta), cohort.data, args.out, args.bootstrap)
+    report = evaluate_model(TrainedModel(model, meta), cohort.data, args.out, args.bootstrap,
+                            groups=np.asarray(cohort.subjects))
     (args.out / "skipped.json").write_text(json.dumps(cohort.skipped, indent=2) + "\n")
     print(f"evaluated on {len(cohort.sessions)} sessions ({len(cohort.skipped)} skipped); "
           f"written to {args.out}")

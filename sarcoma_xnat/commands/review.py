@@ -1,4 +1,4 @@
-"""``sarcoma-xnat review status|accept``: the segmentation review worklist and "accept as is"."""
+"""``sarcoma-xnat review status|accept|reject``: the review worklist, "accept as is" and QC rejection."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 __all__ = ["format_worklist", "register"]
 
 _COLUMNS = ("subject", "session", "state", "draft", "model_version", "reviewed_collection", "dice",
-            "hd95_mm", "volume_difference_mm3", "accepted_at")
+            "hd95_mm", "volume_difference_mm3", "accepted_at", "rejected_at")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,6 +32,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     a.add_argument("--archive", required=True, help="local archive folder, or 'xnat'")
     a.add_argument("--target", "--session", dest="session", required=True, help="session URI or XNAT ID")
     a.set_defaults(_run=run_accept)
+    r = sub.add_parser("reject", help="fail a session at QC sign-off: model training leaves it out",
+                       description="Record that a reviewer failed the session at QC (images or "
+                                   "mask not fit for use). `model train` then leaves the session "
+                                   "out and lists it in excluded.json; --undo removes the record.")
+    r.add_argument("--archive", required=True, help="local archive folder, or 'xnat'")
+    r.add_argument("--target", "--session", dest="session", required=True, help="session URI or XNAT ID")
+    r.add_argument("--undo", action="store_true", help="remove the session's QC rejection")
+    r.set_defaults(_run=run_reject)
 
 
 def format_worklist(rows: list[dict[str, Any]]) -> str:
@@ -81,4 +89,17 @@ def run_accept(args: argparse.Namespace) -> int:
     session, _ = locate(archive, args.session, "session")
     review = accept_draft(archive, session)
     print(f"{session.session}: draft {review.draft} accepted as is ({review.accepted_at})")
+    return 0
+
+
+def run_reject(args: argparse.Namespace) -> int:
+    """Record (or undo) one session's QC rejection."""
+    from sarcoma_xnat.archive.base import locate
+    from sarcoma_xnat.fl.site import open_archive
+    from sarcoma_xnat.segmentation.review import reject_session
+
+    archive = open_archive(args.archive)
+    session, _ = locate(archive, args.session, "session")
+    review = reject_session(archive, session, undo=args.undo)
+    print(f"{session.session}: {review.state}" + (f" ({review.rejected_at})" if review.rejected_at else ""))
     return 0

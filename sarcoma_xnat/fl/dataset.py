@@ -13,6 +13,18 @@ was made from another annotation than the final one (the draft, before the
 reviewer's save re-ran preprocessing), told by the annotation SHA-256 in its
 ``measurements.json``. A session with no ROI collection at all (a mask from outside
 the suite) is not an AI draft and is kept.
+
+Each subject contributes one session, its baseline (:func:`~sarcoma_xnat.fl.cohort_rules.choose_baseline`:
+the ``baseline=true`` session, else the earliest by date); the others are listed in
+:attr:`Cohort.follow_ups`. With images, a session whose used scans are marked
+``unusable`` in XNAT or that a reviewer rejected at QC is left out and listed in
+:attr:`Cohort.excluded` with the reason (:mod:`sarcoma_xnat.fl.cohort_rules`).
+
+Missing clinical values follow ``missing``: ``complete-case`` (default) skips the
+session, naming the field; ``impute`` keeps it with NaN in the variable's columns and
+its raw values in :attr:`Cohort.fields`, for
+:func:`~sarcoma_xnat.models.missing.apply_missing_policy` to fill from the training
+subjects only, once the split is known.
 """
 
 from __future__ import annotations
@@ -27,8 +39,9 @@ import numpy as np
 
 from sarcoma_xnat.archive.base import Archive, ArchiveObject
 from sarcoma_xnat.archive.refs import ObjectRef
-from sarcoma_xnat.errors import InputDataError, SarcomaXnatError
-from sarcoma_xnat.models.encoding import encode_clinical
+from sarcoma_xnat.errors import ConfigurationError, InputDataError, SarcomaXnatError
+from sarcoma_xnat.fl.cohort_rules import choose_baseline, scan_quality_problem, used_scans
+from sarcoma_xnat.models.encoding import CLINICAL_VARIABLES, encode_clinical
 from sarcoma_xnat.models.survival import SurvivalArrays
 
 __all__ = ["IMAGE_FILES", "PREPROCESSED", "Cohort", "load_cohort", "load_volumes", "prepare_image"]
@@ -50,6 +63,12 @@ class Cohort:
     subjects: list[str] = field(default_factory=list)
     sessions: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    #: sessions left out by QC: a used scan marked unusable, or rejected at review
+    excluded: list[tuple[str, str]] = field(default_factory=list)
+    #: sessions of a subject that are not its baseline session
+    follow_ups: list[tuple[str, str]] = field(default_factory=list)
+    #: raw clinical values (the 11 variables, "" when missing) of each loaded session
+    fields: list[dict[str, str]] = field(default_factory=list)
 
 
 def load_volumes(folder: Path, session: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -122,14 +141,25 @@ def _outcomes(subject: ArchiveObject) -> tuple[float, int, float, int]:
     return os_t, os_e, dm_t, dm_e
 
 
-def _check_review(archive: Archive, session: ObjectRef, folder: Path) -> None:
-    """Refuse a session whose mask is not a reviewed or accepted one (see the module docstring)."""
+class _Excluded(InputDataError):
+    """A session left out by QC (listed in :attr:`Cohort.excluded`, not in ``skipped``)."""
+
+
+def _check_review(archive: Archive, session: ObjectRef, folder: Path, reviewed_only: bool) -> None:
+    """Refuse a session left out by QC, or (``reviewed_only``) whose mask is not reviewed or accepted."""
     import json
 
     from sarcoma_xnat.segmentation.review import review_session
     from sarcoma_xnat.steps.manifest import verified_files
 
+    problem = scan_quality_problem(archive, session, used_scans(folder))
+    if problem:
+        raise _Excluded(problem)
     review = review_session(archive, session, metrics=False)
+    if review.state == "rejected":
+        raise _Excluded(f"rejected at the reviewer's QC sign-off ({review.rejected_at})")
+    if not reviewed_only:
+        return
     if review.state == "draft":
         raise InputDataError(f"the only annotation is an unreviewed AI draft ({review.draft}, model "
                              f"{review.model_version}): correct it in OHIF or accept it with "
@@ -147,12 +177,15 @@ def _check_review(archive: Archive, session: ObjectRef, folder: Path) -> None:
 
 def load_cohort(archive: Archive, project: str, resource: str = PREPROCESSED,
                 image_size: int | None = 32, margin: float = 0.15,
-                reviewed_only: bool = True) -> Cohort:
-    """Load every curated session of ``project``; ``image_size=None`` skips the images.
+                reviewed_only: bool = True, missing: str = "complete-case") -> Cohort:
+    """Load the baseline session of every curated subject of ``project``; ``image_size=None`` skips images.
 
-    ``reviewed_only=False`` also takes masks from unreviewed AI drafts. Raises
-    :class:`InputDataError` when the project has no curated session at all.
+    ``reviewed_only=False`` also takes masks from unreviewed AI drafts (QC exclusions
+    still apply); ``missing`` is ``complete-case`` or ``impute`` (module docstring).
+    Raises :class:`InputDataError` when the project has no curated session at all.
     """
+    if missing not in ("complete-case", "impute"):
+        raise ConfigurationError(f"missing-value policy must be complete-case or impute, got {missing!r}")
     clinical, images, outcomes = [], [], []
     cohort = Cohort(project=project, data=None)  # type: ignore[arg-type]
     with tempfile.TemporaryDirectory(prefix="sarcoma-cohort-") as tmp:
@@ -161,10 +194,19 @@ def load_cohort(archive: Archive, project: str, resource: str = PREPROCESSED,
             if not sessions:
                 cohort.skipped.append((subject.label, "subject has no session"))
                 continue
-            for session in sessions:
+            try:
+                baseline = choose_baseline(sessions)
+            except SarcomaXnatError as exc:
+                cohort.skipped.append((subject.label, str(getattr(exc, "message", exc))))
+                continue
+            for other in sessions:
+                if other is not baseline:
+                    cohort.follow_ups.append((f"{subject.label}/{other.label}",
+                                              f"not the baseline session ({baseline.label} is)"))
+            for session in (baseline,):  # the baseline session only
                 name = f"{subject.label}/{session.label}"
                 try:
-                    x = encode_clinical(subject.fields)
+                    x = encode_clinical(subject.fields, allow_missing=missing == "impute")
                     y = _outcomes(subject)
                     img = None
                     if image_size is not None:
@@ -172,13 +214,12 @@ def load_cohort(archive: Archive, project: str, resource: str = PREPROCESSED,
                             raise InputDataError(f"no {resource} resource (preprocess not run)")
                         folder = Path(tmp) / session.label
                         archive.fetch_resource(session.ref, resource, folder)
-                        if reviewed_only:
-                            _check_review(archive, session.ref, folder)
+                        _check_review(archive, session.ref, folder, reviewed_only)
                         img = prepare_image(*load_volumes(folder, session.label), size=image_size,
                                             margin=margin)
                 except SarcomaXnatError as exc:
                     reason = exc.message if hasattr(exc, "message") else str(exc)
-                    cohort.skipped.append((name, reason))
+                    (cohort.excluded if isinstance(exc, _Excluded) else cohort.skipped).append((name, reason))
                     log.warning("skipping %s: %s", name, reason)
                     continue
                 clinical.append(x)
@@ -187,8 +228,10 @@ def load_cohort(archive: Archive, project: str, resource: str = PREPROCESSED,
                     images.append(img)
                 cohort.subjects.append(subject.label)
                 cohort.sessions.append(session.label)
+                cohort.fields.append({v: str(subject.fields.get(v) or "").strip()
+                                      for v in CLINICAL_VARIABLES})
     if not clinical:
-        reasons = "; ".join(f"{n}: {r}" for n, r in cohort.skipped[:5]) or "no subjects"
+        reasons = "; ".join(f"{n}: {r}" for n, r in (cohort.skipped + cohort.excluded)[:5]) or "no subjects"
         raise InputDataError(f"no curated session in project {project} ({reasons})", project=project)
     y = np.asarray(outcomes, dtype=np.float64)
     cohort.data = SurvivalArrays(
@@ -196,6 +239,7 @@ def load_cohort(archive: Archive, project: str, resource: str = PREPROCESSED,
         image=np.stack(images).astype(np.float32) if images else None,
         os_time=y[:, 0], os_event=y[:, 1].astype(np.int64),
         dm_time=y[:, 2], dm_event=y[:, 3].astype(np.int64))
-    log.info("project %s: %d curated sessions, %d skipped", project, len(cohort.sessions),
-             len(cohort.skipped))
+    log.info("project %s: %d curated sessions, %d skipped, %d excluded by QC, %d follow-up sessions",
+             project, len(cohort.sessions), len(cohort.skipped), len(cohort.excluded),
+             len(cohort.follow_ups))
     return cohort

@@ -100,6 +100,9 @@ def write_model_card(model_file: str | os.PathLike[str], meta: dict[str, Any],
     }
     if "gate" in meta:
         card["gate"] = meta["gate"]
+    for key in ("missing_values", "cohort_rules"):  # the cohort-integrity policy (counts only)
+        if key in meta:
+            card[key] = meta[key]
     check_private(card, "model_card")
     path = model_file.with_name(CARD_JSON)
     path.write_text(json.dumps(card, indent=2, default=float) + "\n")
@@ -134,8 +137,11 @@ def render_markdown(card: dict[str, Any]) -> str:
              f"{m['ensemble_size']}; federated: {'yes' if m['federated'] else 'no'}",
              f"- clinical encoding version {m['encoding_version']} "
              f"({len(m['feature_names'] or [])} features)", "",
-             "## Data (counts only)", "", "```json", json.dumps(card["data"], indent=2), "```", "",
-             "## Training settings", ""]
+             "## Data (counts only)", "", "```json", json.dumps(card["data"], indent=2), "```", ""]
+    for key, title in (("cohort_rules", "Cohort rules"), ("missing_values", "Missing clinical values")):
+        if key in card:
+            lines += [f"## {title}", "", "```json", json.dumps(card[key], indent=2), "```", ""]
+    lines += ["## Training settings", ""]
     lines += [f"- {k}: {v}" for k, v in sorted(card["training"].items())]
     agg = card.get("aggregation") or {}
     if agg:

@@ -32,15 +32,29 @@ class TrainedModel:
     meta: dict[str, Any]
 
 
-def split_indices(event: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return train and test indices, stratified by event status."""
+def split_indices(event: np.ndarray, test_fraction: float, seed: int,
+                  groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return train and test indices, stratified by event status.
+
+    With ``groups`` (the subject of each row) whole subjects are split: a subject's rows
+    all land on one side, and a subject counts as an event if any of its rows has one.
+    """
+    event = np.asarray(event)
+    inverse = np.arange(len(event))
+    if groups is not None:
+        if len(groups) != len(event):
+            raise InputDataError(f"groups has {len(groups)} labels for {len(event)} rows")
+        _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+        per_group = np.zeros(inverse.max() + 1 if inverse.size else 0, dtype=event.dtype)
+        np.maximum.at(per_group, inverse, event)
+        event = per_group
     rng = np.random.default_rng(seed)
     test = []
     for flag in (0, 1):
-        idx = rng.permutation(np.flatnonzero(np.asarray(event) == flag))
+        idx = rng.permutation(np.flatnonzero(event == flag))
         test.extend(idx[: int(round(test_fraction * idx.size))])
-    test_idx = np.sort(np.asarray(test, dtype=int))
-    return np.setdiff1d(np.arange(len(event)), test_idx), test_idx
+    test_idx = np.flatnonzero(np.isin(inverse, np.asarray(test, dtype=int)))
+    return np.setdiff1d(np.arange(len(inverse)), test_idx), test_idx
 
 
 def fit_baselines(model: Any, data: SurvivalArrays) -> dict[str, Any]:
@@ -120,8 +134,12 @@ def train_model(data: SurvivalArrays, preset: str = "tiny", mode: str = "multimo
 
 
 def evaluate_model(trained: TrainedModel, data: SurvivalArrays, out_dir: Path | None = None,
-                   n_boot: int = 200, horizon: float | None = None, seed: int = 0) -> dict[str, Any]:
-    """Return Harrell's and Uno's C-index with bootstrap CIs per endpoint; write PNGs to ``out_dir``."""
+                   n_boot: int = 200, horizon: float | None = None, seed: int = 0,
+                   groups: Any = None) -> dict[str, Any]:
+    """Return Harrell's and Uno's C-index with bootstrap CIs per endpoint; write PNGs to ``out_dir``.
+
+    ``groups`` (the subject of each row) makes the bootstrap resample whole subjects.
+    """
     from sarcoma_xnat.fl.figures import calibration_table, plot_calibration, plot_km_by_risk
     from sarcoma_xnat.models.training import predict
 
@@ -133,9 +151,10 @@ def evaluate_model(trained: TrainedModel, data: SurvivalArrays, out_dir: Path | 
             raise InputDataError(f"no {endpoint.upper()} events in the evaluation data")
         g, follow_up = _censoring(trained.meta, endpoint)
         tau = float(min(follow_up, t.max()) - 1e-6)
-        harrell = bootstrap_ci(lambda i: harrell_c(t[i], e[i], r[i]), len(t), n_boot, seed=seed)
+        harrell = bootstrap_ci(lambda i: harrell_c(t[i], e[i], r[i]), len(t), n_boot, seed=seed,
+                               groups=groups)
         uno = bootstrap_ci(lambda i: uno_c_given(g, t[i], e[i], r[i], tau=tau), len(t), n_boot,
-                           seed=seed)
+                           seed=seed, groups=groups)
         res: dict[str, Any] = {"events": int(e.sum()),
                                "harrell_c": dict(zip(("value", "ci_lower", "ci_upper"), harrell)),
                                "uno_c": dict(zip(("value", "ci_lower", "ci_upper"), uno)),

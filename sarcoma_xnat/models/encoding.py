@@ -2,8 +2,10 @@
 
 The encoding uses fixed scales and vocabularies, not statistics fitted on data, so
 that every site of a federation encodes identically without sharing anything.
-Categorical values outside a vocabulary go to an explicit ``other`` column; a
-missing or unparsable value is an error, never a silent zero.
+Categorical values outside a vocabulary go to an explicit ``other`` column; an
+unparsable value is an error, never a silent zero. A missing value is an error too,
+unless the caller gives its ``fill`` (the training run's imputation,
+:mod:`sarcoma_xnat.models.missing`) or asks for NaN columns (``allow_missing``).
 """
 
 from __future__ import annotations
@@ -63,15 +65,25 @@ def _number(values: Mapping[str, str], key: str) -> float:
     return x
 
 
-def encode_clinical(values: Mapping[str, str]) -> np.ndarray:
+def encode_clinical(values: Mapping[str, str], fill: Mapping[str, str] | None = None,
+                    allow_missing: bool = False) -> np.ndarray:
     """Return the encoded feature vector (float32, ``len(FEATURE_NAMES)``) of one subject.
 
-    Raises :class:`InputDataError` naming the field when a value is missing or invalid.
+    A missing value takes ``fill[var]`` when given, else NaN columns with
+    ``allow_missing``. Raises :class:`InputDataError` naming the field when a value is
+    missing (otherwise) or invalid.
     """
     out: list[float] = []
     for var in CLINICAL_VARIABLES:
         raw = values.get(var)
+        if (raw is None or str(raw).strip() == "") and fill and str(fill.get(var) or "").strip():
+            values = {**values, var: str(fill[var])}
+            raw = values[var]
         if raw is None or str(raw).strip() == "":
+            if allow_missing:
+                width = len(_CATEGORIES[var]) - 1 if var in _CATEGORIES else 1
+                out += [math.nan] * width
+                continue
             raise InputDataError(f"clinical field {var!r} is missing")
         raw = str(raw).strip()
         if var == "age":

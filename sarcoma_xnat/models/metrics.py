@@ -117,16 +117,29 @@ def uno_c_given(censoring: Callable[[np.ndarray], np.ndarray], time: np.ndarray,
 
 
 def bootstrap_ci(statistic: Callable[[np.ndarray], float], n: int, n_boot: int = 200,
-                 level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+                 level: float = 0.95, seed: int = 0,
+                 groups: np.ndarray | None = None) -> tuple[float, float, float]:
     """Return the point estimate and a percentile bootstrap interval of ``statistic(indices)``.
 
     ``statistic`` receives an index array; resamples without comparable pairs are skipped.
+    With ``groups`` (one label per row, e.g. the subject), whole groups are resampled:
+    a subject's rows enter a resample together or not at all.
     """
     rng = np.random.default_rng(seed)
     point = statistic(np.arange(n))
+    members: list[np.ndarray] = []
+    if groups is not None:
+        if len(groups) != n:
+            raise InputDataError(f"groups has {len(groups)} labels for {n} rows")
+        _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+        members = [np.flatnonzero(inverse == g) for g in range(inverse.max() + 1)]
     values = []
     for _ in range(n_boot):
-        idx = rng.integers(0, n, n)
+        if members:
+            picks = rng.integers(0, len(members), len(members))
+            idx = np.concatenate([members[g] for g in picks])
+        else:
+            idx = rng.integers(0, n, n)
         try:
             values.append(statistic(idx))
         except InputDataError:

@@ -11,7 +11,10 @@ OHIF). Per session:
 * ``accepted``: the draft was accepted as is (``review accept``; recorded in the
   session resource :data:`RESOURCE_LABEL`);
 * ``reviewed``: a human annotation exists; with a draft, Dice, HD95 and volume
-  difference between draft and final are given (MONAI metrics on the T1 grid).
+  difference between draft and final are given (MONAI metrics on the T1 grid);
+* ``rejected``: a reviewer failed the session at QC sign-off (``review reject``,
+  recorded in :data:`RESOURCE_LABEL`); it overrides the other states until undone, and
+  the curated cohort leaves the session out (:mod:`sarcoma_xnat.fl.cohort_rules`).
 
 The final mask of a session is the reviewed annotation, else the accepted draft
 (:attr:`SessionReview.final_sha256` is its file's SHA-256, which the curated cohort of
@@ -40,11 +43,11 @@ from sarcoma_xnat.imaging.roi import annotation_kind, roi_mask
 from sarcoma_xnat.segmentation.dicomseg import is_ai_draft
 from sarcoma_xnat.steps.base import file_sha256, stage_session
 
-__all__ = ["RESOURCE_LABEL", "STATES", "SessionReview", "accept_draft", "final_mask", "review_session",
-           "worklist"]
+__all__ = ["RESOURCE_LABEL", "STATES", "SessionReview", "accept_draft", "final_mask", "reject_session",
+           "review_session", "worklist"]
 
 RESOURCE_LABEL = "SEGMENT_REVIEW"
-STATES = ("no annotation", "nothing found", "draft", "accepted", "reviewed")
+STATES = ("no annotation", "nothing found", "draft", "accepted", "reviewed", "rejected")
 
 
 @dataclass
@@ -59,6 +62,7 @@ class SessionReview:
     metrics: dict[str, Any] = field(default_factory=dict)
     accepted_at: str | None = None
     final_sha256: str | None = None
+    rejected_at: str | None = None
 
     def row(self) -> dict[str, Any]:
         """Return the worklist row (JSON-ready)."""
@@ -67,7 +71,7 @@ class SessionReview:
                 "reviewed_collection": self.reviewed, "dice": self.metrics.get("dice"),
                 "hd95_mm": self.metrics.get("hd95_mm"),
                 "volume_difference_mm3": self.metrics.get("volume_difference_mm3"),
-                "accepted_at": self.accepted_at}
+                "accepted_at": self.accepted_at, "rejected_at": self.rejected_at}
 
 
 def _collections(staged: Path) -> list[tuple[str, str, Path, bool, pydicom.Dataset]]:
@@ -135,7 +139,29 @@ def review_session(archive: Archive, session: ObjectRef, metrics: bool = True) -
         elif draft is not None and accepted and accepted.get("draft") == draft[0]:
             out.state, out.accepted_at = "accepted", accepted.get("accepted_at")
             out.final_sha256 = file_sha256(draft[2])
+        if accepted and accepted.get("state") == "rejected":
+            out.state, out.rejected_at, out.accepted_at = "rejected", accepted.get("rejected_at"), None
     return out
+
+
+def reject_session(archive: Archive, session: ObjectRef, undo: bool = False) -> SessionReview:
+    """Record that ``session`` failed the reviewer's QC sign-off (``undo``: remove that record).
+
+    The record replaces an "accepted" one in :data:`RESOURCE_LABEL`; undoing it leaves the
+    session as if never signed off (accept a draft again with :func:`accept_draft`).
+    """
+    if undo:
+        current = _record(archive, session, RESOURCE_LABEL)
+        if current and current.get("state") == "rejected":
+            archive.delete_resource(session, RESOURCE_LABEL)
+        return review_session(archive, session, metrics=False)
+    at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    with tempfile.TemporaryDirectory(prefix="sarcoma-review-") as tmp:
+        (Path(tmp) / "review.json").write_text(json.dumps({"state": "rejected", "rejected_at": at},
+                                                          indent=2) + "\n")
+        archive.store_resource(session, RESOURCE_LABEL, Path(tmp), format="JSON",
+                               content="SEGMENT_REVIEW")
+    return review_session(archive, session, metrics=False)
 
 
 def accept_draft(archive: Archive, session: ObjectRef) -> SessionReview:

@@ -80,7 +80,8 @@ def run(input_dir: str | Path, output_dir: str | Path, model_path: str | Path,
         if clinical is None:
             raise InputDataError("this model needs the subject's clinical fields", session=session)
         try:
-            x = encode_clinical(clinical)[None, :]
+            # a missing value takes the model's training imputation (model card: missing_values)
+            x = encode_clinical(clinical, fill=(meta.get("missing_values") or {}).get("fill"))[None, :]
         except InputDataError as exc:
             raise exc.with_context(session=session)
     image = None
