@@ -42,6 +42,9 @@ def register(subparsers: Any) -> None:
     into.add_argument("--project", required=True, help="study project to import into")
     _secret_args(into)
     into.add_argument("--linkage", help="site linkage file to append to; keep it local")
+    into.add_argument("--jobs", type=int, default=None, metavar="N",
+                      help="worker processes (default: every core this process may use); "
+                           "the imported files are the same whatever N is")
     _site_arg(into)
     into.set_defaults(_run=_import)
 
@@ -121,7 +124,8 @@ def _import(args: argparse.Namespace) -> int:
     if linkage is not None:
         linkage.check_key()  # another secret would split patients: refuse before any work
     with connect() as client:
-        report = ingest_folder(source, XnatArchive(client), args.project, deidentifier, linkage)
+        report = ingest_folder(source, XnatArchive(client), args.project, deidentifier, linkage,
+                               jobs=args.jobs)
     print(report.summary())
     for ref in report.stored:
         print(f"stored {ref.uri}")

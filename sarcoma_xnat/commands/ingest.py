@@ -62,6 +62,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prefix", default=None, help="pseudonym prefix (site code); default SXN")
     parser.add_argument("--linkage", help="site linkage file to append to (keep it local)")
     parser.add_argument("--audit-log", help="JSON-lines audit log to append to")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+                        help="de-identification worker processes (default: every core this "
+                             "process may use); the stored files are the same whatever N is")
 
 
 def _setup(args: argparse.Namespace, source: Any = None) -> tuple[Any, Any, Any, Any]:
@@ -119,7 +122,8 @@ def _folder(args: argparse.Namespace) -> int:
     source = check_input_folder(args.source, "source folder")
     root, deidentifier, linkage, audit = _setup(args, source)
     with _destination(args, root) as archive:
-        report = ingest_folder(source, archive, args.project, deidentifier, linkage, audit)
+        report = ingest_folder(source, archive, args.project, deidentifier, linkage, audit,
+                               jobs=args.jobs)
     return _finish(report)
 
 
@@ -137,5 +141,5 @@ def _pacs(args: argparse.Namespace) -> int:
     with _destination(args, root) as archive:
         report = ingest_pacs(node, query, archive, args.project, deidentifier,
                              args.calling_ae, args.listen_port, linkage=linkage, audit=audit,
-                             timeout=args.timeout)
+                             timeout=args.timeout, jobs=args.jobs)
     return _finish(report)

@@ -162,8 +162,11 @@ def ingest_pacs(node: PacsNode, query: StudyQuery, archive: Archive, project: st
                 deidentifier: Deidentifier, calling_ae: str = "SARCOMAXNAT",
                 listen_port: int = 11113, work_dir: str | os.PathLike[str] | None = None,
                 linkage: LinkageFile | None = None, audit: AuditLog | None = None,
-                timeout: float = 120) -> IngestReport:
-    """Find studies with C-FIND, retrieve them with C-MOVE, then ingest them de-identified."""
+                timeout: float = 120, jobs: int | None = None) -> IngestReport:
+    """Find studies with C-FIND, retrieve them with C-MOVE, then ingest them de-identified.
+
+    ``jobs`` is the number of de-identification worker processes (default: every core).
+    """
     import tempfile
 
     matches = find_studies(node, query, calling_ae, timeout)
@@ -174,5 +177,5 @@ def ingest_pacs(node: PacsNode, query: StudyQuery, archive: Archive, project: st
                         f"matching the query ({asked}); nothing was retrieved or stored")
     with tempfile.TemporaryDirectory(prefix="sarcoma-pacs-", dir=work_dir) as tmp:
         move_studies(node, uids, tmp, calling_ae, listen_port, timeout=timeout)
-        report = ingest_folder(tmp, archive, project, deidentifier, linkage, audit)
+        report = ingest_folder(tmp, archive, project, deidentifier, linkage, audit, jobs)
     return report
