@@ -18,6 +18,7 @@ One root, :class:`SarcomaXnatError`, and a small tree below it::
     ├── PacsError (OSError)                 DICOM network (C-FIND/C-MOVE/C-STORE) failed
     ├── ContainerError                      image build or container run failed
     └── ModelError                          training, evaluation or federated learning failed
+        └── ModelMismatchError              a model that does not fit the data it is given
 
 Every error may carry *where* it happened (project, subject, session, scan, file)
 so that a message names the offending object. Never put PHI (patient names, IDs,
@@ -38,6 +39,7 @@ __all__ = [
     "GeometryError",
     "InputDataError",
     "ModelError",
+    "ModelMismatchError",
     "ObjectNotFoundError",
     "PacsError",
     "SarcomaXnatError",
@@ -164,3 +166,15 @@ class ContainerError(SarcomaXnatError):
 
 class ModelError(SarcomaXnatError):
     """Training, evaluating or federating a model failed."""
+
+
+class ModelMismatchError(ModelError):
+    """A model whose encoding, features, image size or preprocessing differ from the data's.
+
+    ``mismatch`` names what differs: ``"encoding version"``, ``"feature names"``,
+    ``"image size"`` or ``"preprocessing parameters"``.
+    """
+
+    def __init__(self, message: str, mismatch: str = "", **context: Any) -> None:
+        self.mismatch = mismatch
+        super().__init__(message, **context)

@@ -66,10 +66,16 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
                     "model train --archive ./archive --project SARCOMA --preset densenet121 "
                     "--image-size 128 --device cuda"),
     "model evaluate": ("model evaluate --archive ./archive --project SARCOMA --model model.pt",),
+    "model publish": ("model publish --archive xnat --project SARCOMA --model ./train/model.pt",
+                      "model publish --archive ./archive --project SARCOMA --model ./fl/model.pt "
+                      "--keep-current --note 'federated, 5 rounds'"),
+    "model use": ("model use --archive xnat --project SARCOMA 2",),
+    "model list": ("model list --archive xnat --project SARCOMA",),
     "prognosis": ("prognosis --archive ./archive --target /archive/projects/P/subjects/S/experiments/E "
                   "--model model.pt",
                   "prognosis --input ./session --output ./prognosis --clinical clinical.json "
-                  "--model model.pt --device cpu"),
+                  "--model model.pt --device cpu",
+                  "prognosis --archive xnat --target /archive/experiments/XNAT_E00001 --version 2"),
     "segment": ("segment run --archive ./archive --target /archive/projects/P/subjects/S/experiments/E",),
     "segment run": ("segment run --archive ./archive --target /archive/projects/P/subjects/S/experiments/E",
                     "segment run --input SESSION_MOUNT --output ./draft --models /model --device cpu"),
@@ -82,6 +88,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "review status": ("review status --archive ./archive --project SARC01",
                       "review status --archive xnat --project SARC01 --format csv"),
     "review accept": ("review accept --archive ./archive --target /archive/projects/P/subjects/S/experiments/E",),
+    "review reject": ("review reject --archive xnat --target /archive/experiments/XNAT_E00001",
+                      "review reject --archive xnat --target /archive/experiments/XNAT_E00001 --undo"),
     "clinical": ("clinical import --project SARC01 --csv clinical.csv --secret-file site.key",),
     "clinical import": ("clinical import --project SARC01 --csv clinical.csv --secret-file site.key",
                         "REDCAP_API_TOKEN=… clinical import --project SARC01 --archive ./archive "

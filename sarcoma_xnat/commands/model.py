@@ -60,6 +60,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the CIs")
     e.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     e.set_defaults(_run=run_evaluate)
+    from sarcoma_xnat.commands.model_versions import register_versions
+
+    register_versions(sub)
     try:
         from sarcoma_xnat.steps import prognosis
     except ModuleNotFoundError:  # pragma: no cover - step not installed
@@ -147,6 +150,9 @@ def run_train(args: argparse.Namespace) -> int:
                           device=device)
     # no session labels: the file goes to every site
     trained.meta.update(project=args.project, missing_values=missing, cohort_rules=cohort_rules(cohort))
+    from sarcoma_xnat.fl.compatibility import distinct_signatures
+
+    trained.meta["preprocessing"] = distinct_signatures(cohort.preprocessing)  # checked at load
     _claim_output(args)
     save_checkpoint(args.out / "model.pt", trained.model, trained.meta)
     report = evaluate_model(trained, cohort.data.subset(test_idx), args.out, args.bootstrap,
@@ -184,6 +190,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     _check_paths(args)
     torch.set_num_threads(args.threads)
     model, meta = load_checkpoint(args.model)
+    from sarcoma_xnat.fl.compatibility import check_model_fits, distinct_signatures
+
+    check_model_fits(meta, getattr(model, "n_clinical", None), where=f"model {args.model.name}")
     import numpy as np
 
     from sarcoma_xnat.models.missing import apply_missing_policy
@@ -194,6 +203,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
                          image_size=None if meta["mode"] == "clinical" else meta["image_size"],
                          missing=strategy)
     apply_missing_policy(cohort, strategy, np.arange(len(cohort.sessions)), fill=fill)
+    for signature in distinct_signatures(cohort.preprocessing):
+        check_model_fits(meta, data=signature, where=f"model {args.model.name}")
     _claim_output(args)
     report = evaluate_model(TrainedModel(model, meta), cohort.data, args.out, args.bootstrap,
                             groups=np.asarray(cohort.subjects))

@@ -69,6 +69,8 @@ class Cohort:
     follow_ups: list[tuple[str, str]] = field(default_factory=list)
     #: raw clinical values (the 11 variables, "" when missing) of each loaded session
     fields: list[dict[str, str]] = field(default_factory=list)
+    #: how each loaded session's images were made (:func:`~sarcoma_xnat.fl.compatibility.preprocess_signature`)
+    preprocessing: list[dict] = field(default_factory=list)
 
 
 def load_volumes(folder: Path, session: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -186,6 +188,8 @@ def load_cohort(archive: Archive, project: str, resource: str = PREPROCESSED,
     """
     if missing not in ("complete-case", "impute"):
         raise ConfigurationError(f"missing-value policy must be complete-case or impute, got {missing!r}")
+    from sarcoma_xnat.fl.compatibility import preprocess_signature
+
     clinical, images, outcomes = [], [], []
     cohort = Cohort(project=project, data=None)  # type: ignore[arg-type]
     with tempfile.TemporaryDirectory(prefix="sarcoma-cohort-") as tmp:
@@ -217,6 +221,7 @@ def load_cohort(archive: Archive, project: str, resource: str = PREPROCESSED,
                         _check_review(archive, session.ref, folder, reviewed_only)
                         img = prepare_image(*load_volumes(folder, session.label), size=image_size,
                                             margin=margin)
+                        signature = preprocess_signature(folder)
                 except SarcomaXnatError as exc:
                     reason = exc.message if hasattr(exc, "message") else str(exc)
                     (cohort.excluded if isinstance(exc, _Excluded) else cohort.skipped).append((name, reason))
@@ -226,6 +231,7 @@ def load_cohort(archive: Archive, project: str, resource: str = PREPROCESSED,
                 outcomes.append(y)
                 if img is not None:
                     images.append(img)
+                    cohort.preprocessing.append(signature)
                 cohort.subjects.append(subject.label)
                 cohort.sessions.append(session.label)
                 cohort.fields.append({v: str(subject.fields.get(v) or "").strip()

@@ -97,6 +97,7 @@ def export_global_model(model_file: str | os.PathLike[str], network: dict[str, A
         The gate's per-round records; a summary goes into the meta.
     """
     from sarcoma_xnat.fl.checkpoint import save_checkpoint
+    from sarcoma_xnat.fl.compatibility import distinct_signatures
     from sarcoma_xnat.fl.dataset import load_cohort
     from sarcoma_xnat.fl.model_card import cohort_summary, write_model_card
     from sarcoma_xnat.fl.site import open_archive
@@ -119,11 +120,14 @@ def export_global_model(model_file: str | os.PathLike[str], network: dict[str, A
         "train_config": dict(settings), "federated": True,
         "baseline_data": {"project": server.project, "n": len(cohort.sessions)},
         "bn_statistics": bn_note,
+        # the server's sessions stand for every site's: the study preprocesses alike
+        "preprocessing": distinct_signatures(cohort.preprocessing),
         **fit_baselines(model, cohort.data)}
     if gate_log is not None:
         meta["gate"] = [{"round": r["round"], "merged": r["merged"],
                          "accepted": [d["site"] for d in r["decisions"] if d["accepted"]],
-                         "rejected": [d["site"] for d in r["decisions"] if not d["accepted"]]}
+                         "rejected": [d["site"] for d in r["decisions"] if not d["accepted"]],
+                         "reasons": {d["site"]: d.get("reason", "") for d in r["decisions"]}}
                         for r in gate_log]
     model.eval()
     path = save_checkpoint(out, model, meta)

@@ -1,9 +1,12 @@
 """The model card written beside every ``model.pt``: what the model is, how it was made, how good it is.
 
-``model_card.json`` (machine-readable) and ``model_card.md`` (for people) hold the model
-file's format and checksum, the training data as counts only (subjects, events, follow-up
-rounded to the aggregation grid; no labels, no outcomes), the training settings, the
-metrics with their intervals, the software versions and the intended use. Every card says
+``model_card.json`` (machine-readable), ``model_card.md`` and ``model_card.html`` (a
+self-contained page with the Kaplan–Meier and calibration plots,
+:mod:`sarcoma_xnat.fl.card_html`) hold the model file's format and checksum, the clinical
+encoding and the preprocessing of the training images, the training data as counts
+only (subjects, events, follow-up rounded to the aggregation grid; no labels, no
+outcomes), the training settings, the federated rounds and gate decisions, the metrics
+with their intervals, the software versions and the intended use. Every card says
 that the model was trained on synthetic phantoms and is not for patients.
 """
 
@@ -17,17 +20,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CARD_JSON", "CARD_MD", "CARD_VERSION", "INTENDED_USE", "NOT_FOR_PATIENTS",
-           "cohort_summary", "render_markdown", "software_versions", "write_model_card"]
+__all__ = ["CARD_HTML", "CARD_JSON", "CARD_MD", "CARD_VERSION", "INTENDED_USE", "NOT_FOR_PATIENTS",
+           "cohort_summary", "render_markdown", "software_versions", "write_html", "write_model_card"]
 
-CARD_JSON, CARD_MD = "model_card.json", "model_card.md"
+CARD_JSON, CARD_MD, CARD_HTML = "model_card.json", "model_card.md", "model_card.html"
 CARD_VERSION = "1"
 NOT_FOR_PATIENTS = ("Synthetic phantom model, not for patients: trained and tested on synthetic "
                     "or research data; it must not inform any clinical decision.")
 INTENDED_USE = ("Research on multi-site soft-tissue sarcoma survival modelling: risk scores and "
                 "survival curves (overall survival, distant metastasis) for curated, "
                 "preprocessed MR sessions of the study's XNAT projects, via 'sarcoma-xnat prognosis'.")
-_PACKAGES = ("sarcoma_xnat", "torch", "monai", "numpy", "nvflare", "SimpleITK", "nibabel")
+_PACKAGES = ("sarcoma_xnat", "torch", "monai", "numpy", "nvflare", "SimpleITK", "nibabel",
+             "scipy", "matplotlib")
 
 
 def software_versions() -> dict[str, str]:
@@ -88,7 +92,8 @@ def write_model_card(model_file: str | os.PathLike[str], meta: dict[str, Any],
                   "ensemble_size": meta.get("ensemble_size", 1),
                   "federated": bool(meta.get("federated", False)),
                   "encoding_version": meta.get("encoding_version"),
-                  "feature_names": meta.get("feature_names")},
+                  "feature_names": meta.get("feature_names"),
+                  "preprocessing": meta.get("preprocessing")},
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "warning": NOT_FOR_PATIENTS,
         "intended_use": INTENDED_USE,
@@ -107,6 +112,19 @@ def write_model_card(model_file: str | os.PathLike[str], meta: dict[str, Any],
     path = model_file.with_name(CARD_JSON)
     path.write_text(json.dumps(card, indent=2, default=float) + "\n")
     model_file.with_name(CARD_MD).write_text(render_markdown(card))
+    # the plots evaluate_model just wrote beside the model; none for other metrics (no stale PNGs)
+    figures = model_file.parent if metrics and "endpoints" in metrics else None
+    write_html(card, figures, model_file.with_name(CARD_HTML))
+    return path
+
+
+def write_html(card: dict[str, Any], figures: str | os.PathLike[str] | None,
+               path: str | os.PathLike[str]) -> Path:
+    """Write the card as a self-contained HTML page, with the plots found in folder ``figures``."""
+    from sarcoma_xnat.fl.card_html import render_html
+
+    path = Path(path)
+    path.write_text(render_html(card, figures), encoding="utf-8")
     return path
 
 
@@ -136,7 +154,10 @@ def render_markdown(card: dict[str, Any]) -> str:
              f"- inputs: {m['mode']}; image size {m['image_size']}; ensemble of "
              f"{m['ensemble_size']}; federated: {'yes' if m['federated'] else 'no'}",
              f"- clinical encoding version {m['encoding_version']} "
-             f"({len(m['feature_names'] or [])} features)", "",
+             f"({len(m['feature_names'] or [])} features)",
+             f"- preprocessing of the training images: "
+             f"{json.dumps(m.get('preprocessing'), sort_keys=True) if m.get('preprocessing') else 'not recorded'}",
+             "",
              "## Data (counts only)", "", "```json", json.dumps(card["data"], indent=2), "```", ""]
     for key, title in (("cohort_rules", "Cohort rules"), ("missing_values", "Missing clinical values")):
         if key in card:

@@ -187,7 +187,7 @@ def test_prognosis_wrapper_mounts_the_projects_model(processed_cohort: tuple[Loc
     # the Container Service gives a session's uri in ID form (container-service model/xnat/Session.java)
     session_id = archive.get(session).id
     assert shlex.split(r.command_line)[-4:] == ["--target", f"/archive/experiments/{session_id}",
-                                                "--model", "/model/model.pt"]
+                                                "--model", "/model"]
     archive.delete_resource(ObjectRef(session.project), "PROGNOSIS_MODEL")
     with pytest.raises(ConfigurationError, match="PROGNOSIS_MODEL"):
         resolve(load_command(ROOT / "xnat-commands" / "prognosis.json"), archive, session.uri)
