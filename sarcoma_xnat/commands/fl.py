@@ -107,6 +107,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--min-free-gb", type=float, default=2.0, metavar="GIB",
                    help="free disk space --check asks for in the kit and temp folders")
     c.add_argument("--dry-run", action="store_true", help="check and write the config; start nothing")
+    c.add_argument("--private-copy", action="store_true",
+                   help="copy a read-only kit (the FL_KIT mount of the fl-client Container Service "
+                        "command) into a new private folder (0700, files 0600) and run from there")
     c.set_defaults(_run=run_client)
     r = sub.add_parser("server", help="start the NVFlare server from its startup kit",
                        description="Start the kit's NVFlare server (foreground). The validation "
@@ -262,6 +265,12 @@ def _launch(launch, dry_run: bool) -> int:
 def run_client(args: argparse.Namespace) -> int:
     """Start a site's NVFlare client from its provisioned startup kit."""
     from sarcoma_xnat.fl.deploy import prepare_client
+
+    if args.private_copy:
+        from sarcoma_xnat.fl.kit_copy import private_copy
+
+        args.kit = private_copy(args.kit)
+        print(f"kit copied to {args.kit} (private to this user)")
 
     if args.check:
         from sarcoma_xnat.fl.preflight import client_checks, format_checks

@@ -55,6 +55,7 @@ IMAGES: tuple[ImageSpec, ...] = (
     ImageSpec("segment", base="base-heavy", command="segment"),
     ImageSpec("segment-train", base="base-heavy", command="segment-train"),
     ImageSpec("model-train", base="base-heavy", command="model-train"),
+    ImageSpec("fl-client", base="base-heavy", command="fl-client", local_wheels=True),
 )
 
 

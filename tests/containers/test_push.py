@@ -102,7 +102,8 @@ def api():
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeDockerApi)
     server.calls, server.refuse = [], {}
     server.local_images = {f"sarcoma-xnat/{n}:{__version__}" for n in (
-        "preprocess", "deid", "radiomics", "prognosis", "segment", "segment-train", "model-train")}
+        "preprocess", "deid", "radiomics", "prognosis", "segment", "segment-train", "model-train",
+        "fl-client")}
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -129,7 +130,7 @@ def test_push_tags_each_step_image_under_its_command_name_and_pushes_it(api):
 def test_default_is_every_step_image_and_no_base(api):
     pushed = push_images(_engine(api), "localhost:5000")
     assert [p.name for p in pushed] == ["preprocess", "deid", "radiomics", "prognosis", "segment",
-                                        "segment-train", "model-train"]
+                                        "segment-train", "model-train", "fl-client"]
     assert not [c for c in api.calls if "base-" in c[1]]
 
 

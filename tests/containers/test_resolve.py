@@ -171,7 +171,8 @@ def processed_cohort(small_cohort: tuple[LocalArchive, CohortManifest], tmp_path
     session = manifest.sessions[0]
     for ref, label, name in ((session, "PREPROCESSED", "t1.nii.gz"),
                              (ObjectRef(session.project), "PROGNOSIS_MODEL", "model.pt"),
-                             (ObjectRef(session.project), "SEGMENT_MODELS", "registry.json")):
+                             (ObjectRef(session.project), "SEGMENT_MODELS", "registry.json"),
+                             (ObjectRef(session.project), "FL_KIT", "fed_client.json")):
         folder = tmp_path / label
         folder.mkdir()
         (folder / name).write_bytes(b"placeholder")
