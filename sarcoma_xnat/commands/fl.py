@@ -45,7 +45,14 @@ def _training_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate at the sites")
     p.add_argument("--merge-weight", type=float, default=0.5, help="weight of an accepted update")
     p.add_argument("--max-drop", type=float, default=0.02,
-                   help="largest tolerated drop of the server's validation C-index")
+                   help="smallest drop of the server's validation C-index the gate may reject "
+                        "(with --gate-confidence 0: the largest tolerated drop)")
+    p.add_argument("--gate-confidence", type=float, default=0.95, metavar="P",
+                   help="the gate rejects an update only if a paired bootstrap of the validation "
+                        "subjects shows it worse with this one-sided confidence (0: fixed "
+                        "tolerance --max-drop alone)")
+    p.add_argument("--gate-boot", type=int, default=1000, metavar="N",
+                   help="bootstrap resamples of the validation subjects for the gate")
     p.add_argument("--min-responses", type=int, default=0, metavar="N",
                    help="a round goes on with N site results; the others are left out of the round "
                         "(0: every site)")
@@ -129,7 +136,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="number of client sites the job is for")
     _training_args(u)
     u.set_defaults(_run=run_submit)
-    t = sub.add_parser("status", help="jobs, connected sites and, for a finished job, the gate's decisions")
+    t = sub.add_parser("status", help="jobs, connected sites and the gate's decisions so far")
     _admin_args(t)
     t.add_argument("--job", help="job id (from fl submit)")
     t.set_defaults(_run=run_status)
@@ -155,7 +162,8 @@ def _settings(args: argparse.Namespace):
                       blend=args.blend, dp_clip=args.dp_clip, dp_noise=args.dp_noise,
                       min_responses=args.min_responses, round_timeout=args.round_timeout,
                       initial_model=str(args.initial_model.resolve()) if args.initial_model else "",
-                      resume=args.resume)
+                      resume=args.resume, gate_confidence=args.gate_confidence,
+                      gate_boot=args.gate_boot)
 
 
 def _check_workspace(args: argparse.Namespace, kind: str) -> None:
@@ -302,7 +310,7 @@ def run_submit(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    """Print the jobs, the connected sites and a finished job's gate decisions."""
+    """Print the jobs, the connected sites and the job's gate decisions (finished or running)."""
     import time
 
     from sarcoma_xnat.fl.admin import job_status
@@ -315,7 +323,9 @@ def run_status(args: argparse.Namespace) -> int:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seen)) if seen else "unknown"
         print(f"site {site['name']}: last contact {when}")
     if "job" in info:
-        print(f"job {info['job']['job_id']}: {info['job']['status']}")
+        at = info["job"].get("current_round")
+        print(f"job {info['job']['job_id']}: {info['job']['status']}"
+              + (f" (round {at})" if at is not None else ""))
     for rec in info.get("gate", []):
         for d in rec["decisions"]:
             print(f"round {rec['round']}: {d['site']} {'accepted' if d['accepted'] else 'REJECTED'}: "

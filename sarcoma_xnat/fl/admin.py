@@ -90,8 +90,27 @@ def submit_job(kit: Path, settings: Any, username: str | None = None) -> str:
             session.close()
 
 
+def _stats_gate(stats: Any) -> dict[str, Any] | None:
+    """Return the controller's stats group (round, gate records) from ``show_stats``' reply."""
+    from sarcoma_xnat.fl.controller import STATS_GROUP
+
+    if isinstance(stats, dict):
+        if STATS_GROUP in stats and isinstance(stats[STATS_GROUP], dict):
+            return stats[STATS_GROUP]
+        for value in stats.values():
+            found = _stats_gate(value)
+            if found is not None:
+                return found
+    return None
+
+
 def job_status(kit: Path, job_id: str | None = None, username: str | None = None) -> dict[str, Any]:
-    """Return the jobs, the connected sites (with their last contact) and the job's gate decisions."""
+    """Return the jobs, the connected sites (with their last contact) and the job's gate decisions.
+
+    A finished job's decisions come from its result (``gate_log.json``); a running job's
+    from its stats (the FLARE API's ``show_stats(job_id, "server")``, which the server job
+    answers with :class:`~sarcoma_xnat.fl.controller.GatedFedAvg`'s records so far).
+    """
     session = open_session(kit, username)
     try:
         jobs = session.list_jobs()
@@ -107,6 +126,15 @@ def job_status(kit: Path, job_id: str | None = None, username: str | None = None
                     result = Path(session.download_job_result(job_id, tmp))
                     logs = sorted(result.rglob("gate_log.json"))
                     out["gate"] = json.loads(logs[-1].read_text()) if logs else []
+            elif str(meta.get("status", "")) == "RUNNING":
+                try:
+                    live = _stats_gate(session.show_stats(job_id, "server"))
+                except Exception as exc:  # the job process may be starting or ending
+                    log.warning("no stats from the server for running job %s: %s", job_id, exc)
+                    live = None
+                if live is not None:
+                    out["gate"] = live.get("gate", [])
+                    out["job"]["current_round"] = live.get("current_round")
         return out
     finally:
         session.close()

@@ -3,7 +3,14 @@
 Each round the global model goes to the sites; every returned update passes
 :class:`~sarcoma_xnat.fl.gate.ValidationGate`, scored on the server's own curated
 validation project (its location from the server's site configuration, name
-``server``). Decisions are logged and appended to ``gate_log.json`` in the run folder.
+``server``), by default with a paired bootstrap of the validation subjects
+(:class:`~sarcoma_xnat.fl.paired.PairedValidation`; ``gate_confidence`` 0: the fixed
+tolerance ``max_drop``). Decisions are logged and written to ``gate_log.json`` in the run
+folder after every round; each site receives its own decision with its next task
+(:class:`~sarcoma_xnat.fl.decisions.GateDecisionFilter`), the last round's with a final
+``validate`` task in which every site scores the final global model on its data. While
+the job runs, the records are in the job's stats (NVFlare's ``show_stats``, FLARE API
+``Session.show_stats(job_id, "server")``), group ``GatedFedAvg``.
 A site that sends a difference (``ParamsType.DIFF``, with differential privacy on) has it
 added back to the global model it was sent (:func:`full_weights`) before the gate sees it.
 Under FedBN (``fedbn=True``) the sites keep their batch-norm statistics and send updates
@@ -21,9 +28,13 @@ from typing import Any
 from nvflare.app_common.abstract.fl_model import FLModel, ParamsType
 from nvflare.app_common.workflows.model_controller import ModelController
 
+from sarcoma_xnat.fl.decisions import write_gate_log
 from sarcoma_xnat.fl.gate import apply_diff, fill_local_keys
 
-__all__ = ["GatedFedAvg", "full_weights"]
+__all__ = ["STATS_GROUP", "GatedFedAvg", "full_weights"]
+
+#: the group of the job's stats (``show_stats``) that holds the gate's records
+STATS_GROUP = "GatedFedAvg"
 
 
 def full_weights(global_params: dict[str, Any], result: FLModel,
@@ -77,6 +88,10 @@ class GatedFedAvg(ModelController):
         Names the checkpoint.
     settings : dict, optional
         The run's settings, written to ``fl_settings.json`` beside the gate log.
+    gate_confidence : float
+        One-sided confidence of the gate's paired bootstrap (0: fixed tolerance ``max_drop``).
+    gate_boot : int
+        Bootstrap resamples of the validation subjects.
     """
 
     def __init__(self, network: dict, num_clients: int = 2, num_rounds: int = 2,
@@ -84,7 +99,8 @@ class GatedFedAvg(ModelController):
                  validation_site: str = "server", persistor_id: str = "persistor",
                  task_name: str = "train", fedbn: bool = True, min_responses: int = 0,
                  round_timeout: float = 0.0, resume: bool = True, job_name: str = "",
-                 settings: dict | None = None) -> None:
+                 settings: dict | None = None, gate_confidence: float = 0.95,
+                 gate_boot: int = 1000) -> None:
         super().__init__(persistor_id=persistor_id)
         self.network = network
         self.num_clients = num_clients
@@ -100,6 +116,10 @@ class GatedFedAvg(ModelController):
         self.settings = settings  # the run's FLSettings, written for ``fl export``
         self.resume = resume
         self.job_name = job_name
+        self.gate_confidence = gate_confidence
+        self.gate_boot = gate_boot
+        self._records: list[dict] = []
+        self._round = -1
 
     def _scorer(self) -> Any:
         import torch
@@ -119,11 +139,16 @@ class GatedFedAvg(ModelController):
         self.info(f"validation gate: {len(cohort.sessions)} server validation sessions "
                   f"from project {cfg.project}")
 
-        def score(weights: Any) -> float:
+        def risk(weights: Any) -> Any:
             set_weights(model, weights)
-            return harrell_c(data.os_time, data.os_event, predict(model, data)[:, 0])
+            return predict(model, data)[:, 0]
 
-        return score
+        if self.gate_confidence:
+            from sarcoma_xnat.fl.paired import PairedValidation
+
+            return PairedValidation(risk, data.os_time, data.os_event, n_boot=self.gate_boot,
+                                    confidence=self.gate_confidence, seed=0)
+        return lambda weights: harrell_c(data.os_time, data.os_event, risk(weights))
 
     def run(self) -> None:
         """Run the gated rounds."""
@@ -132,9 +157,9 @@ class GatedFedAvg(ModelController):
 
         local_keys = BN_PATTERN if self.fedbn else None
         gate = ValidationGate(self._scorer(), self.merge_weight, self.max_drop)
+        self.info(f"validation gate: {gate.describe()}")
         model = self.load_model()
         model.start_round, model.total_rounds = 0, self.num_rounds
-        log_path = os.path.join(self.get_run_dir(), "gate_log.json")
         with open(os.path.join(self.get_run_dir(), "fl_settings.json"), "w") as fh:
             json.dump({"network": self.network, "settings": self.settings or {}}, fh, indent=2)
         records: list[dict] = []
@@ -150,8 +175,11 @@ class GatedFedAvg(ModelController):
                             current_round=start - 1, total_rounds=self.num_rounds)
             self.info(f"resuming from the round checkpoint in {checkpoint.folder}: rounds "
                       f"0-{start - 1} done, continuing at round {start}")
+            write_gate_log(self.get_run_dir(), records)  # round start's sites get their decisions
+        self._records = records
         for round_ in range(start, self.num_rounds):
             self.info(f"Round {round_} started.")
+            self._round = round_
             model.current_round = round_
             # NVFlare's ModelController: the round ends with min_responses results, or at the
             # timeout; results of sites that failed or refused are not among them
@@ -172,15 +200,42 @@ class GatedFedAvg(ModelController):
                       f"merged={record.merged}, |change|={record.delta_norm:.4g}")
             site_metrics = {r.meta.get("client_name", "?"): r.metrics for r in results}
             records.append({**record.as_dict(), "site_metrics_on_received_model": site_metrics})
-            with open(log_path, "w") as fh:
-                json.dump(records, fh, indent=2, default=float)
+            write_gate_log(self.get_run_dir(), records)
             model = FLModel(params=new_params, params_type=model.params_type,
                             metrics={"c_index": record.merged_score if record.merged else record.baseline},
                             current_round=round_, total_rounds=self.num_rounds)
             self.save_model(model)
             if checkpoint is not None:
                 checkpoint.save(round_, model.params, records)
+        if self.num_rounds > start:
+            self._final_validation(model)
         self.info("Finished gated FedAvg.")
+
+    def _final_validation(self, model: FLModel) -> None:
+        """Send the final model for the sites to score; the task carries the last round's decisions."""
+        results = self.send_model_and_wait(
+            task_name="validate", data=FLModel(params=model.params, params_type=model.params_type,
+                                               current_round=model.current_round,
+                                               total_rounds=self.num_rounds),
+            targets=self.sample_clients(self.num_clients),
+            min_responses=self.min_responses or self.num_clients, timeout=int(self.round_timeout))
+        metrics = {r.meta.get("client_name", "?"): r.metrics for r in results if r.metrics}
+        self.info(f"final global model on the sites' own data: {metrics}")
+        with open(os.path.join(self.get_run_dir(), "site_metrics_final.json"), "w") as fh:
+            json.dump(metrics, fh, indent=2, default=float)
+
+    def handle_event(self, event_type: str, fl_ctx: Any) -> None:
+        """Add the round and the gate's records to the job's stats (admin ``show_stats``)."""
+        super().handle_event(event_type, fl_ctx)
+        from nvflare.widgets.info_collector import InfoCollector
+
+        if event_type == InfoCollector.EVENT_TYPE_GET_STATS:
+            collector = fl_ctx.get_prop(InfoCollector.CTX_KEY_STATS_COLLECTOR, None)
+            if collector is not None:
+                gate = json.loads(json.dumps(self._records, default=float))
+                collector.add_info(group_name=STATS_GROUP,
+                                   info={"current_round": self._round, "num_rounds": self.num_rounds,
+                                         "gate": gate})
 
     def _checkpoint(self) -> Any:
         """Return the server's :class:`~sarcoma_xnat.fl.resume.RoundCheckpoint`, or None without a folder."""

@@ -74,6 +74,9 @@ class FLSettings:
     round_timeout: float = 0.0
     initial_model: str = ""
     resume: bool = True
+    #: one-sided confidence of the gate's paired bootstrap (0: fixed tolerance max_drop)
+    gate_confidence: float = 0.95
+    gate_boot: int = 1000
 
     def __post_init__(self) -> None:
         self.validate()
@@ -85,6 +88,11 @@ class FLSettings:
                                      f"got {self.dp_clip} and {self.dp_noise}")
         if self.dp_noise > 0 and self.dp_clip <= 0:
             raise ConfigurationError("--dp-noise needs --dp-clip: the noise is scaled to the clip norm")
+        if self.gate_confidence and not 0.5 <= self.gate_confidence < 1.0:
+            raise ConfigurationError(f"--gate-confidence must be 0 (fixed tolerance) or in "
+                                     f"[0.5, 1), got {self.gate_confidence}")
+        if self.gate_boot < 100:
+            raise ConfigurationError(f"--gate-boot must be at least 100, got {self.gate_boot}")
 
     def network_args(self) -> dict[str, Any]:
         """Return the full constructor arguments of the network."""
@@ -120,6 +128,7 @@ class SurvivalFedRecipe(Recipe):
         from nvflare.app_opt.pt.job_config.model import PTModel
 
         from sarcoma_xnat.fl.controller import GatedFedAvg
+        from sarcoma_xnat.fl.decisions import GateDecisionFilter, GateDecisionLog
         from sarcoma_xnat.fl.outbound import OutboundGate
         from sarcoma_xnat.fl.privacy import GaussianDPFilter
         from sarcoma_xnat.models.networks import MultimodalSurvivalNet
@@ -153,7 +162,9 @@ class SurvivalFedRecipe(Recipe):
                                  max_drop=settings.max_drop, image_size=settings.image_size,
                                  fedbn=settings.fedbn, min_responses=settings.min_responses,
                                  round_timeout=settings.round_timeout, resume=settings.resume,
-                                 job_name=settings.name, settings=settings.to_dict())
+                                 job_name=settings.name, settings=settings.to_dict(),
+                                 gate_confidence=settings.gate_confidence,
+                                 gate_boot=settings.gate_boot)
         job.to_server(controller)
         # The script is shipped in custom/ and named by its file name: NVFlare's ScriptRunner
         # writes an absolute path into the client config, which exists only where the job was
@@ -167,6 +178,10 @@ class SurvivalFedRecipe(Recipe):
         if settings.dp_clip > 0:
             job.to_clients(GaussianDPFilter(clip=settings.dp_clip, noise_multiplier=settings.dp_noise),
                            filter_type=FilterType.TASK_RESULT, tasks=tasks)
+        # each site gets the gate's decision on its own last update with its next task, and
+        # logs it (sarcoma_xnat.fl.decisions)
+        job.to_server(GateDecisionFilter(), filter_type=FilterType.TASK_DATA, tasks=tasks)
+        job.to_clients(GateDecisionLog(), filter_type=FilterType.TASK_DATA, tasks=tasks)
         # last in the chain: it sees exactly what leaves the site
         job.to_clients(OutboundGate(network=network, fedbn=settings.fedbn),
                        filter_type=FilterType.TASK_RESULT, tasks=tasks)

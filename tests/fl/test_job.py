@@ -48,7 +48,10 @@ def test_dp_filter_is_a_task_result_filter_on_every_client(tmp_path: Path) -> No
     assert gate["path"] == "sarcoma_xnat.fl.outbound.OutboundGate"
     assert dp["path"] == "sarcoma_xnat.fl.privacy.GaussianDPFilter"
     assert dp["args"] == {"clip": 2.0, "noise_multiplier": 0.5}
-    assert not config["task_data_filters"]
+    # inbound, only the log of the gate's decisions (sarcoma_xnat.fl.decisions): the DP
+    # filter is not a task-data filter
+    assert [f["path"] for c in config["task_data_filters"] for f in c["filters"]] == [
+        "sarcoma_xnat.fl.decisions.GateDecisionLog"]
     args = config["executors"][0]["executor"]["args"]["task_script_args"].split()
     assert "--send-diff" in args and not any(a.startswith("--dp") for a in args)
 

@@ -96,6 +96,10 @@ def test_provisioned_kits_submit_status_export_and_prognosis(tmp_path: Path) -> 
         status = _cli(tmp_path, "fl", "status", "--kit", lead, "--job", job).stdout
         assert f"job {job}: FINISHED:COMPLETED" in status
         assert "round 0: site-1 accepted" in status and "round 0: site-2 accepted" in status
+        # each site was told its own decision (with the final validation task) and logged it
+        for site in ("site-1", "site-2"):
+            logs = "".join(f.read_text() for f in kits[site].rglob("log.txt"))
+            assert "this site's round 0 update was ACCEPTED: validation C-index change" in logs
     finally:
         for proc in procs:
             try:

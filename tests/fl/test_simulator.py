@@ -123,6 +123,21 @@ def test_simulated_federation_with_dp_filter_and_fedbn(tmp_path: Path) -> None:
     assert site_log.count("DP filter: update L2 norm") == 2  # the filter ran on each result
     assert "clipped to 2" in site_log
     assert "every float entry sent as NaN" in (run_dir / "site-2" / "log.txt").read_text()
+    # each site was told the gate's decision on its own update of every round (the last one
+    # with the final validation task), and wrote it to its log and its outbound log
+    site2_log = (run_dir / "site-2" / "log.txt").read_text()
+    for rnd in (0, 1):
+        assert f"this site's round {rnd} update was ACCEPTED: validation C-index change" in site_log
+        assert f"this site's round {rnd} update was REJECTED: non-finite values" in site2_log
+    for site, other, accepted in (("site-1", "site-2", True), ("site-2", "site-1", False)):
+        lines = next((run_dir / site).rglob("outbound_log.jsonl")).read_text().splitlines()
+        told = [json.loads(line)["gate_decision"] for line in lines if "gate_decision" in line]
+        assert [d["round"] for d in told] == [0, 1]
+        assert all(d["accepted"] is accepted for d in told)
+        assert other not in "".join(lines)  # nothing about the other site
+        if accepted:
+            assert told[0]["interval"][0] <= told[0]["score_change"] <= told[0]["interval"][1]
+    assert "paired bootstrap: 1000 resamples of 30 validation subjects" in result.gate_log[0]["test"]
     # the global model's BN statistics are the initial ones: nothing from the sites reached them
     state = torch.load(result.model_file, map_location="cpu", weights_only=False)["model"]
     initial = MultimodalSurvivalNet(**settings.network_args()).state_dict()
