@@ -61,3 +61,26 @@ def test_list_attributes_are_refused_not_dropped(xnat, unique):
         xnat.client.objects.create(ObjectRef(xnat.project, unique, "S"), "xnat:mrSessionData",
                                    attrs={"references": ["1.2.3"]})
     xnat.client.objects.delete(ObjectRef(xnat.project, unique))
+
+
+def test_scan_quality_is_set_listed_and_read_back(xnat, unique):
+    """A scan marked unusable in XNAT is seen as such by the curated cohort's QC rule (issue 16)."""
+    from sarcoma_xnat.archive.xnat import XnatArchive
+    from sarcoma_xnat.fl.cohort_rules import scan_quality_problem
+
+    objs = xnat.client.objects
+    objs.create_subject(xnat.project, unique)
+    objs.create_session(xnat.project, unique, f"{unique}_MR1", attrs={"modality": "MR"})
+    sref = ObjectRef(xnat.project, unique, f"{unique}_MR1")
+    archive = XnatArchive(xnat.client)
+    archive.create(sref.child(scan="1"), "xnat:mrScanData", attrs={"type": "T1", "quality": "usable"})
+    archive.create(sref.child(scan="2"), "xnat:mrScanData", attrs={"type": "T2", "quality": "usable"})
+    assert scan_quality_problem(archive, sref, None) is None
+    # what XNAT's scan editor sends: the ``quality`` short name of a scan PUT
+    xnat.client.session.put(f"/data/projects/{xnat.project}/subjects/{unique}/experiments/"
+                            f"{unique}_MR1/scans/2?quality=unusable")
+    assert {r["ID"]: r["quality"] for r in objs.scans(sref)} == {"1": "usable", "2": "unusable"}
+    assert archive.get(sref.child(scan="2")).attrs["quality"] == "unusable"
+    assert scan_quality_problem(archive, sref, {"1"}) is None
+    assert scan_quality_problem(archive, sref, {"1", "2"}) == "used scan(s) 2 marked quality 'unusable' in XNAT"
+    objs.delete(ObjectRef(xnat.project, unique))

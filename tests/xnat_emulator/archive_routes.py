@@ -181,6 +181,10 @@ def _row(archive: LocalArchive, obj: ArchiveObject) -> dict[str, Any]:
     if ref.kind == "scan":
         return {"ID": obj.id, "xsiType": obj.xsi_type, "type": str(a.get("type", "")),
                 "series_description": str(a.get("series_description", "")),
+                # quality is a default column of the scan listing (NrgXnat/xnat-web:
+                # src/main/java/org/nrg/xnat/restlet/resources/ScanList.java getDefaultFields);
+                # its labels default to usable/questionable/unusable (xnat-web
+                # src/main/webapp/scripts/imageScanData/scan_tools.js setScanQualityOptions)
                 "quality": str(a.get("quality", "usable")), "note": "",
                 "xnat_imagescandata_id": obj.id, "URI": uri}
     session = archive.get(ref.session_ref)
@@ -276,7 +280,11 @@ def _put_object(emu: XnatEmulator, req: Request, ref: ObjectRef) -> Response:
             fields[fm.group(1)] = value
         elif "/" in key:
             attrs[key.split("/", 1)[1]] = value
-        elif key in ("label", "date", "modality", "UID", "type", "series_description", "name"):
+        elif key in ("label", "date", "modality", "UID", "type", "series_description", "name",
+                     "quality"):
+            # short names XNAT maps to XML paths, e.g. a scan's ``quality`` ->
+            # ``xnat:imageScanData/quality`` (NrgXnat/xnat-web:
+            # src/main/java/org/nrg/xnat/helpers/xmlpath/XMLPathShortcuts.java)
             attrs[key] = value
     attrs.pop("label", None)
     existed = archive.exists(ref)
