@@ -69,7 +69,44 @@ def _site_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--site-config", metavar="FILE", default=None,
                         help="reviewed site configuration (JSON or TOML): more safe private "
                              "elements and kept descriptors, Clean Pixel Data rectangles; "
-                             "recorded with its sha256 in the audit log (default: none)")
+                             "recorded with its sha256 in the audit log. A folder (a mounted "
+                             "XNAT resource) holds one .toml or .json file; an empty folder "
+                             "means none (default: none)")
+
+
+def _site_config(value: str | None) -> str | None:
+    """Return the site configuration file ``--site-config`` names, or None for none.
+
+    A folder is a mounted XNAT resource (``deid.json`` mounts the project resource
+    DEID_SITE at ``/site``): its one ``.toml``/``.json`` file, XNAT's
+    ``<label>_catalog.xml`` beside it left out. The wrappers without that resource
+    mount nothing there, and the Container Service then mounts an empty build folder
+    (container-service ``CommandResolutionServiceImpl.resolveOutputMount``): an empty
+    folder means no site configuration.
+    """
+    from pathlib import Path
+
+    from sarcoma_xnat.errors import ConfigurationError
+
+    if value is None or not Path(value).is_dir():
+        return value
+    folder = Path(value)
+    try:
+        files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+                       and not p.name.endswith("_catalog.xml"))
+    except OSError as exc:
+        raise ConfigurationError(f"--site-config {folder}: cannot be read "
+                                 f"({exc.strerror})") from None
+    configs = [p for p in files if p.suffix.lower() in (".toml", ".json")]
+    if len(configs) == 1:
+        return str(configs[0])
+    if not files:
+        print(f"note: no site configuration in {folder}: the package's lists only",
+              file=sys.stderr)
+        return None
+    raise ConfigurationError(f"--site-config {folder}: holds {len(configs)} .toml/.json files "
+                             f"({', '.join(p.name for p in configs) or 'none'}); it needs "
+                             "exactly one, the reviewed site configuration")
 
 
 def _secret_args(parser: argparse.ArgumentParser) -> None:
@@ -92,7 +129,7 @@ def _run(args: argparse.Namespace) -> int:
     out = check_output_folder(args.output, "--output", {"--input": source})
     _outside(out, source, linkage=args.linkage, audit_log=args.audit_log)
     params = {"key": _key(args), "linkage": args.linkage, "audit_log": args.audit_log,
-              "jobs": args.jobs, "site_config": args.site_config}
+              "jobs": args.jobs, "site_config": _site_config(args.site_config)}
     if args.options:
         params["options"] = args.options
     report = run(args.input, args.output, params)
@@ -119,7 +156,7 @@ def _import(args: argparse.Namespace) -> int:
     from sarcoma_xnat.xnat import connect
 
     source = check_input_folder(args.input, "--input")
-    deidentifier = Deidentifier(_key(args), site=load_site_config(args.site_config))
+    deidentifier = Deidentifier(_key(args), site=load_site_config(_site_config(args.site_config)))
     linkage = LinkageFile(args.linkage, deidentifier.key) if args.linkage else None
     if linkage is not None:
         linkage.check_key()  # another secret would split patients: refuse before any work

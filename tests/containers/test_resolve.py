@@ -172,7 +172,8 @@ def processed_cohort(small_cohort: tuple[LocalArchive, CohortManifest], tmp_path
     for ref, label, name in ((session, "PREPROCESSED", "t1.nii.gz"),
                              (ObjectRef(session.project), "PROGNOSIS_MODEL", "model.pt"),
                              (ObjectRef(session.project), "SEGMENT_MODELS", "registry.json"),
-                             (ObjectRef(session.project), "FL_KIT", "fed_client.json")):
+                             (ObjectRef(session.project), "FL_KIT", "fed_client.json"),
+                             (ObjectRef(session.project), "DEID_SITE", "deid-site.toml")):
         folder = tmp_path / label
         folder.mkdir()
         (folder / name).write_bytes(b"placeholder")

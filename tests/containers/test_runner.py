@@ -57,8 +57,9 @@ def test_deid_secret_reaches_only_the_container_environment(small_cohort: Any) -
                          engine, sink=lines.append,
                          properties={"sarcoma.xnat.site-secret": SECRET})
     assert engine.spec.environment["SARCOMA_XNAT_SITE_SECRET"] == SECRET
-    assert engine.spec.command_line == "sarcoma-xnat deid import --input /input --project STUDY"
-    assert [m[1] for m in engine.spec.mounts] == ["/input"] and result.stored == []
+    assert engine.spec.command_line == ("sarcoma-xnat deid import --input /input --project STUDY "
+                                        " --jobs 4 --site-config /site")
+    assert [m[1] for m in engine.spec.mounts] == ["/input", "/site"] and result.stored == []
     assert SECRET not in repr(result) and SECRET not in "\n".join(lines)
     assert "SARCOMA_XNAT_SITE_SECRET" not in result.resolved.environment
     failing = _Recorder(3)

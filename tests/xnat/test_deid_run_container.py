@@ -111,3 +111,33 @@ def test_a_launch_without_the_system_property_fails_clearly(site: Any, client: A
         client.containers.wait(report, timeout=10, poll=0.05)
     assert client.containers.containers() == []
     assert client.objects.sessions("STUDY") == []
+
+
+def test_the_site_wrapper_uses_the_projects_deid_site_resource(site: Any, client: Any,
+                                                                tmp_path: Path) -> None:
+    """The project resource DEID_SITE reaches ``deid import --site-config /site``: a site
+    configuration that keeps ContributionDescription (a Clean Descriptors "C" attribute
+    the package removes) keeps it in the imported copy; the plain wrapper removes it."""
+    site.system_properties[PROPERTY] = SECRET
+    folder = tmp_path / "deid-site"
+    folder.mkdir()
+    (folder / "deid-site.toml").write_text('kept_descriptors = ["ContributionDescription"]\n'
+                                           '[review]\nby = "PACS team"\ndate = "2026-01-05"\n')
+    site.archive.store_resource(ObjectRef("SYNTH"), "DEID_SITE", folder)
+    eid = site.archive.get(SESSION).id
+    kept = {}
+    for wrapper, study in (("sarcoma-deid-session", "STUDY"),
+                           ("sarcoma-deid-session-site", "STUDY2")):
+        client.objects.create(ObjectRef(study), "xnat:projectData")
+        report = client.containers.launch(_install(client, wrapper), "session",
+                                          f"/archive/experiments/{eid}", project="SYNTH",
+                                          study_project=study, jobs="1")
+        record = client.containers.wait(report, timeout=120, poll=0.1)
+        assert record["status"] == "Complete", client.containers.logs(record["id"])
+        copies = [pydicom.dcmread(p, stop_before_pixels=True)
+                  for p in (site.archive.root / "projects" / study).rglob("*")
+                  if p.is_file() and p.suffix != ".xml" and pydicom.misc.is_dicom(p)]
+        assert copies
+        kept[wrapper] = sum(any(e.keyword == "ContributionDescription" for e in ds.iterall())
+                            for ds in copies)  # at any depth
+    assert kept["sarcoma-deid-session"] == 0 and kept["sarcoma-deid-session-site"] > 0
