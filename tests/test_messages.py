@@ -41,7 +41,8 @@ def test_model_train_on_too_few_subjects_counts_the_split(
     import sarcoma_xnat.fl.site as site
 
     cohort = SimpleNamespace(data=SimpleNamespace(os_event=np.array([1, 1, 0, 0])),
-                             sessions=["E1", "E2", "E3", "E4"], skipped=[])
+                             sessions=["E1", "E2", "E3", "E4"], subjects=["S1", "S2", "S3", "S4"],
+                             skipped=[], excluded=[], follow_ups=[])
     monkeypatch.setattr(site, "open_archive", lambda spec: object())
     monkeypatch.setattr(dataset, "load_cohort", lambda *a, **k: cohort)
     code = main(["model", "train", "--archive", "xnat", "--project", "P", "--mode", "clinical",

@@ -75,7 +75,7 @@ def test_model_file_holds_no_subject_outcome_or_label(trained: Path, curated_sit
     assert payload["format"] == "sarcoma-xnat-survival/2"
     meta = payload["meta"]
     n_train = meta["n_train"]
-    assert n_train == 36  # 48 curated, a quarter held out
+    assert n_train == 37  # 48 curated + BROKEN2 (tumour grade imputed), 12 held out
     assert _leaks(meta, curated_site, n_train) == []
     assert "train_outcomes" not in meta and "train_sessions" not in meta
     # every baseline step holds at least 5 training events (counted from the subjects' fields)
@@ -133,12 +133,12 @@ def test_model_card_beside_the_model(trained: Path, curated_site: LocalArchive) 
     assert card["model"]["format"] == "sarcoma-xnat-survival/2"
     assert "not for patients" in card["warning"] and card["intended_use"]
     assert card["training"]["epochs"] == 2 and card["software"]["torch"]
-    fields = [curated_site.get(ObjectRef("SITEA", lab)).fields for lab in LABELS]
-    events = sum(int(f["os_event"]) for f in fields)
+    used = [ObjectRef("SITEA", lab) for lab in LABELS] + [ObjectRef("SITEA", "BROKEN2")]
+    events = sum(int(curated_site.get(ref).fields["os_event"]) for ref in used)
     data = card["data"]
-    assert data["train"]["subjects"] + data["test"]["subjects"] == 48
+    assert data["train"]["subjects"] + data["test"]["subjects"] == 49  # BROKEN2 imputed
     assert data["train"]["os"]["events"] + data["test"]["os"]["events"] == events
-    assert data["skipped_sessions"] == 3
+    assert data["skipped_sessions"] == 2
     metrics = json.loads((trained / "metrics.json").read_text())
     assert card["metrics"]["os"]["harrell_c"] == metrics["endpoints"]["os"]["harrell_c"]
     md = (trained / "model_card.md").read_text()
