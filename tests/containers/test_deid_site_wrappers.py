@@ -65,7 +65,8 @@ def test_plain_wrappers_mount_nothing_at_site_and_take_jobs_and_a_path(small_coh
     resolved = resolve(COMMAND, archive, manifest.sessions[0].uri, "sarcoma-deid-session",
                        {"study_project": "STUDY", "jobs": "2",
                         "site_config": "/etc/sarcoma-xnat/deid-site.toml"})
-    assert resolved.command_line == LINE + " --jobs 2 --site-config /etc/sarcoma-xnat/deid-site.toml"
+    assert resolved.command_line == (LINE + " --jobs 2 --site-config "
+                                     "/etc/sarcoma-xnat/deid-site.toml")
     assert {m.name: m.source for m in resolved.mounts}["site"] is None
     every_core = resolve(COMMAND, archive, manifest.sessions[0].uri, "sarcoma-deid-session",
                          {"study_project": "STUDY", "jobs": ""})

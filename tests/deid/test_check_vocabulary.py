@@ -27,7 +27,7 @@ def _mr(patient_id: str, name: str, institution: str, description: str) -> Datas
 
 
 def _by_hand(original: Path, output: Path, **changes: str) -> None:
-    """Write what a correct de-identifier keeps of ``original`` (the descriptions), + ``changes``."""
+    """Write what a correct de-identifier keeps of ``original`` (descriptions), and ``changes``."""
     source = pydicom.dcmread(original, stop_before_pixels=True)
     ds = Dataset()
     ds.SOPClassUID, ds.Modality = source.SOPClassUID, source.Modality
