@@ -2,7 +2,7 @@
 
 A referring physician named in one series may appear in another series' description,
 an operator of the CT in the MR's comments. So before any file is cleaned, every
-header in the folder is read (up to the pixel data) and its identifying values
+header in the folder is scanned (up to the pixel data) and its identifying values
 (:func:`sarcoma_xnat.deid.values.identifying_values`) are pooled over every file that
 shares a patient or a study with it. The second pass cleans each file with its pool.
 Headers are read in ``jobs`` processes (:func:`~sarcoma_xnat.deid.jobs.map_files`) and
@@ -18,6 +18,7 @@ from pathlib import Path
 import pydicom
 
 from sarcoma_xnat.deid.jobs import map_files
+from sarcoma_xnat.deid.prescan import scan_values
 from sarcoma_xnat.deid.scrub import Scrubber
 from sarcoma_xnat.deid.values import identifying_values, tokens_of
 
@@ -25,10 +26,21 @@ __all__ = ["StudyValues", "header_values"]
 
 _Found = tuple[set[str], str, str]
 _MEMO: dict[object, frozenset[str]] = {}  # per process: element as read -> values in it
+_SCANNED: dict[object, frozenset[str]] = {}  # the same, for the byte scan
 
 
 def header_values(path: str | os.PathLike[str]) -> _Found | None:
-    """Return a file's identifying values, PatientID and StudyInstanceUID; None if unreadable."""
+    """Return a file's identifying values, PatientID and StudyInstanceUID; None if unreadable.
+
+    The header's bytes are scanned without building a Dataset
+    (:func:`~sarcoma_xnat.deid.prescan.scan_values`); a file that scan does not model
+    is read with pydicom, which gives the same values.
+    """
+    if len(_SCANNED) > 50_000:
+        _SCANNED.clear()
+    found = scan_values(str(path), _SCANNED)
+    if found is not None:
+        return found
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True)
         if len(_MEMO) > 50_000:

@@ -142,40 +142,46 @@ def _set_run(run: _Run | None) -> None:
     _RUN = run
 
 
+def _label(rel: Path, index: int) -> str:
+    """Return how a failing file is named: its de-identified folders and position, never its path."""
+    run = _RUN
+    assert run is not None
+    return "/".join([*_safe_parts(rel.parent.parts, run.pools.everything(),
+                                  run.deidentifier.key), f"#{index}"])
+
+
 def _one(item: tuple[int, Path]) -> _Done:
     """De-identify one file into a hidden part file beside its target; never raises."""
     index, path = item
     run = _RUN
     assert run is not None
     rel = path.relative_to(run.src)
-    # a failing file is named by its position and de-identified folders, never its path
-    label = "/".join([*_safe_parts(rel.parent.parts, run.pools.everything(),
-                                   run.deidentifier.key), f"#{index}"])
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return _Done(rel.as_posix(), label, b"", f"unreadable file ({type(exc).__name__})")
+        return _Done(rel.as_posix(), _label(rel, index), b"",
+                     f"unreadable file ({type(exc).__name__})")
     found = hashlib.sha256(data).digest()
     try:
-        split = split_bytes(data, label)
+        split = split_bytes(data, "")  # the label is not in the message; made on failure only
         if split.pixels and run.deidentifier.pixels.rule_for(split.dataset) is not None:
-            split = whole_bytes(data, label)  # Clean Pixel Data: the pixels are changed
+            split = whole_bytes(data, "")  # Clean Pixel Data: the pixels are changed
         ds = split.dataset
         patient_id = str(ds.get("PatientID", "") or "").strip()
         tokens = run.pools.scrubber(path)
-        result = run.deidentifier.deidentify(ds, label, tokens, split.has_pixels)
+        result = run.deidentifier.deidentify(ds, None, tokens, split.has_pixels)
         target = Path(*_safe_parts(rel.parent.parts, tokens, run.deidentifier.key),
                       f"{ds.SOPInstanceUID}.dcm")
         out = split.encode()
     except DeidentificationError as exc:
-        return _Done(rel.as_posix(), label, found, exc.message)
+        return _Done(rel.as_posix(), _label(rel, index), found, exc.message)
     except Exception as exc:  # noqa: BLE001 - one bad file must not abort the folder
         reason = f"cannot be de-identified ({type(exc).__name__})"  # no value from the file
-        return _Done(rel.as_posix(), label, found, reason, unexpected=True)
+        return _Done(rel.as_posix(), _label(rel, index), found, reason, unexpected=True)
     part = target.parent / f".{target.name}.{index}.part"
     (run.dest / part).parent.mkdir(parents=True, exist_ok=True)
     (run.dest / part).write_bytes(out)
-    return _Done(rel.as_posix(), label, found, part=part.as_posix(), target=target.as_posix(),
+    return _Done(rel.as_posix(), "", found, part=part.as_posix(), target=target.as_posix(),
                  sha256=hashlib.sha256(out).digest(), counts=result.counts,
                  pseudonym=result.pseudonym, patient_id=patient_id, pixels=result.pixels)
 

@@ -41,14 +41,37 @@ def identifying_tokens(ds: Dataset) -> tuple[str, ...]:
     return tokens_of(identifying_values(ds))
 
 
-def _boundary(token: str) -> str:
-    """Return the regex for ``token``, bounded where it starts or ends with a letter or digit."""
-    body = re.escape(token)
-    if token[:1].isascii() and token[:1].isalnum():
-        body = r"(?<![0-9A-Za-z\u00c0-\u024f])" + body
-    if token[-1:].isascii() and token[-1:].isalnum():
-        body += r"(?![0-9A-Za-z\u00c0-\u024f])"
-    return body
+_START, _END = r"(?<![0-9A-Za-z\u00c0-\u024f])", r"(?![0-9A-Za-z\u00c0-\u024f])"
+
+
+def _bounds(token: str) -> tuple[bool, bool]:
+    """Return whether ``token`` is bounded at its start and at its end (starts/ends alphanumeric)."""
+    return (token[:1].isascii() and token[:1].isalnum(),
+            token[-1:].isascii() and token[-1:].isalnum())
+
+
+def _alternation(tokens: list[str]) -> list[str]:
+    """Return regexes matching ``tokens`` in order, each bounded where it starts or ends alphanumeric.
+
+    Consecutive tokens with the same bounds share one group, ``START(?:a|b|...)END``:
+    the same matches as one bounded alternative per token, in the same order (the
+    first alternative that matches at a position wins either way), and compiled
+    many times faster, since the boundary classes are compiled once per group.
+    """
+    out: list[str] = []
+    run: list[str] = []
+    bounds: tuple[bool, bool] | None = None
+    for token in [*tokens, ""]:
+        here = _bounds(token) if token else None
+        if run and (here != bounds or not token):
+            assert bounds is not None
+            out.append((_START if bounds[0] else "") + "(?:" + "|".join(run) + ")"
+                       + (_END if bounds[1] else ""))
+            run = []
+        bounds = here
+        if token:
+            run.append(re.escape(token))
+    return out
 
 
 class Scrubber:
@@ -95,6 +118,6 @@ class Scrubber:
 @functools.lru_cache(maxsize=256)
 def _compile(tokens: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
     """Compile tokens + patterns, and tokens alone (cached per patient)."""
-    names = [_boundary(t) for t in tokens if t]
+    names = _alternation([t for t in tokens if t])
     text = re.compile("|".join(names + list(_PATTERNS)), re.IGNORECASE)
     return text, (re.compile("|".join(names), re.IGNORECASE) if names else None)

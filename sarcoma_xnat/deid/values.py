@@ -20,7 +20,8 @@ from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-__all__ = ["COMMON_WORDS", "IDENTITY_KEYWORDS", "identifying_values", "tokens_of", "value_tokens"]
+__all__ = ["COMMON_WORDS", "IDENTITY_KEYWORDS", "identifying_values", "texts_of", "tokens_of",
+           "value_tokens"]
 
 #: attributes whose values identify a person, an institution or an encounter, wherever they are
 IDENTITY_KEYWORDS = frozenset({
@@ -53,7 +54,7 @@ _SPLIT = re.compile("[\\^=\\s,;/\\\\()\"\ufffd]+")  # U+FFFD: an undecodable del
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
-def _texts(value: object) -> Iterator[str]:
+def texts_of(value: object) -> Iterator[str]:
     """Yield the text of each value of an element (PN, multi-valued and code sequences)."""
     if value is None or value == "":
         return
@@ -65,7 +66,7 @@ def _texts(value: object) -> Iterator[str]:
                     if text:
                         yield text
             else:
-                yield from _texts(item)
+                yield from texts_of(item)
         return
     if isinstance(value, bytes):
         return  # an unresolved UN value: the walker decodes those separately
@@ -151,10 +152,10 @@ def _collect(ds: Dataset, tag: int, out: set[str]) -> list[Dataset]:
         return []
     if elem.VR == "SQ":
         if elem.keyword in IDENTITY_KEYWORDS:
-            out.update(t.strip() for t in _texts(elem.value) if t.strip())
+            out.update(t.strip() for t in texts_of(elem.value) if t.strip())
         return [item for item in (elem.value or ()) if isinstance(item, Dataset)]
     if elem.VR == "PN" or elem.keyword in IDENTITY_KEYWORDS:
-        out.update(t.strip() for t in _texts(elem.value) if t.strip())
+        out.update(t.strip() for t in texts_of(elem.value) if t.strip())
     return []
 
 
