@@ -7,6 +7,10 @@ against an :class:`OutboundManifest`:
 * model entries: parameter names, shapes and dtypes of the agreed network (without the
   batch-norm statistics under FedBN, the default);
 * metrics: scalar C-indices by name (:data:`ALLOWED_METRICS`), finite or NaN, in [0, 1];
+  and the site's training-data summary by name
+  (:data:`~sarcoma_xnat.fl.site_summary.SUMMARY_COUNTS`: counts rounded to 5 and at least 5,
+  or -1 for a suppressed one; :data:`~sarcoma_xnat.fl.site_summary.SUMMARY_MONTHS`: median
+  follow-up on a 3-month grid, or -1), so an exact count is refused;
 * meta: the keys NVFlare's Client API and filters use (:data:`ALLOWED_META`), with
   counts as non-negative integers;
 * no text anywhere except filter class names in NVFlare's ``filter_history``.
@@ -29,6 +33,10 @@ from typing import Any
 
 import numpy as np
 
+from sarcoma_xnat.fl.site_summary import (MIN_REPORTED, MONTHS_GRID, ROUND_TO, SUMMARY_COUNTS,
+                                          SUMMARY_MONTHS, SUPPRESSED, is_reported_count,
+                                          is_reported_months)
+
 __all__ = ["ALLOWED_META", "ALLOWED_METRICS", "OutboundGate", "OutboundManifest", "describe"]
 
 #: metric names a site may report (its C-index of the received model on its own data)
@@ -46,6 +54,9 @@ class OutboundManifest:
     params: dict[str, tuple[tuple[int, ...], str]]
     metrics: tuple[str, ...] = ALLOWED_METRICS
     meta: tuple[str, ...] = ALLOWED_META
+    #: the site's training-data summary: rounded or suppressed counts, follow-up on a grid
+    counts: tuple[str, ...] = SUMMARY_COUNTS
+    months: tuple[str, ...] = SUMMARY_MONTHS
     problems: list[str] = field(default_factory=list, repr=False)
 
     @classmethod
@@ -60,6 +71,14 @@ class OutboundManifest:
                     if not (fedbn and local.search(k))})
 
     def _metric(self, where: str, name: Any, value: Any) -> str | None:
+        if name in self.counts:
+            return None if is_reported_count(value) else (
+                f"{where}: count {name} = {str(value)[:20]} is not rounded to a multiple of "
+                f"{ROUND_TO} of at least {MIN_REPORTED} (or suppressed, {SUPPRESSED})")
+        if name in self.months:
+            return None if is_reported_months(value) else (
+                f"{where}: follow-up {name} = {str(value)[:20]} is not on the {MONTHS_GRID}-month "
+                f"grid (or suppressed, {SUPPRESSED})")
         if name not in self.metrics:
             return f"{where}: metric {str(name)[:40]!r} is not in the manifest"
         if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):

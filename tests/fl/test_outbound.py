@@ -78,3 +78,31 @@ def test_job_puts_the_gate_last_on_every_client_task(tmp_path) -> None:
     for chain in chains:
         assert chain["filters"][-1]["path"] == "sarcoma_xnat.fl.outbound.OutboundGate"
         assert chain["filters"][-1]["args"].get("fedbn", True) is True  # defaults are left out
+
+
+def test_site_summary_counts_leave_only_rounded_or_suppressed() -> None:
+    manifest = OutboundManifest.for_network(NETWORK)
+    rounded = {"c_index_os": 0.64, "n_subjects": 45, "n_os_events": 10, "n_dm_events": -1,
+               "n_excluded_qc": -1, "os_median_follow_up_months": 24, "dm_median_follow_up_months": 21}
+    assert manifest.check("METRICS", rounded, {}) == []
+    assert manifest.check("WEIGHTS", _weights(), {"initial_metrics": {"n_subjects": 50}}) == []
+    for name, exact in (("n_subjects", 47), ("n_os_events", 3), ("n_dm_events", 0),
+                        ("n_subjects", 45.5), ("n_subjects", "45"), ("n_skipped", -5)):
+        problems = manifest.check("METRICS", {**rounded, name: exact}, {})
+        assert len(problems) == 1 and f"count {name} = " in problems[0], (name, exact, problems)
+    problems = manifest.check("METRICS", {**rounded, "os_median_follow_up_months": 25.4}, {})
+    assert len(problems) == 1 and "3-month grid" in problems[0]
+    assert "not in the manifest" in manifest.check("METRICS", {"n_patients": 45}, {})[0]
+
+
+def test_filter_refuses_an_exact_count_in_a_validation_result() -> None:
+    from nvflare.apis.dxo import DXO, DataKind
+    from nvflare.apis.filter import ContentBlockedException
+    from nvflare.apis.fl_context import FLContext
+
+    gate = OutboundGate(network=NETWORK)
+    good = DXO(DataKind.METRICS, data={"c_index_os": 0.6, "n_subjects": 25}).to_shareable()
+    assert gate.process(good, FLContext()) is good
+    exact = DXO(DataKind.METRICS, data={"c_index_os": 0.6, "n_subjects": 23}).to_shareable()
+    with pytest.raises(ContentBlockedException, match="n_subjects = 23 is not rounded"):
+        gate.process(exact, FLContext())
