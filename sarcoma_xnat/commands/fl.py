@@ -53,6 +53,9 @@ def _training_args(p: argparse.ArgumentParser) -> None:
                         "tolerance --max-drop alone)")
     p.add_argument("--gate-boot", type=int, default=1000, metavar="N",
                    help="bootstrap resamples of the validation subjects for the gate")
+    p.add_argument("--missing", choices=("impute", "complete-case"), default="impute",
+                   help="missing clinical values, as model train: each site imputes from its own "
+                        "subjects (the fill values stay at the site) or skips the session")
     p.add_argument("--min-responses", type=int, default=0, metavar="N",
                    help="a round goes on with N site results; the others are left out of the round "
                         "(0: every site)")
@@ -163,7 +166,7 @@ def _settings(args: argparse.Namespace):
                       min_responses=args.min_responses, round_timeout=args.round_timeout,
                       initial_model=str(args.initial_model.resolve()) if args.initial_model else "",
                       resume=args.resume, gate_confidence=args.gate_confidence,
-                      gate_boot=args.gate_boot)
+                      gate_boot=args.gate_boot, missing=args.missing)
 
 
 def _check_workspace(args: argparse.Namespace, kind: str) -> None:

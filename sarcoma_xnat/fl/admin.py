@@ -175,4 +175,4 @@ def export_job(kit: Path, job_id: str, server: Any, out: Path, username: str | N
                          file=str(result))
     settings = json.loads(files[-1].read_text())
     return export_global_model(run.model_file, settings["network"], settings["settings"], server,
-                               out, run.gate_log)
+                               out, run.gate_log, run.site_reports)

@@ -122,10 +122,12 @@ class GatedFedAvg(ModelController):
         self._round = -1
 
     def _scorer(self) -> Any:
+        import numpy as np
         import torch
 
         from sarcoma_xnat.fl.dataset import load_cohort
         from sarcoma_xnat.fl.site import open_archive, site_config
+        from sarcoma_xnat.models.missing import apply_missing_policy
         from sarcoma_xnat.models.metrics import harrell_c
         from sarcoma_xnat.models.networks import MultimodalSurvivalNet
         from sarcoma_xnat.models.training import predict, set_weights
@@ -134,7 +136,11 @@ class GatedFedAvg(ModelController):
         cfg = site_config(self.validation_site)
         model = MultimodalSurvivalNet(**self.network)
         size = None if model.mode == "clinical" else self.image_size
-        cohort = load_cohort(open_archive(cfg.archive), cfg.project, cfg.resource, size)
+        # the study's missing-value policy; the server fills from its own validation subjects
+        strategy = (self.settings or {}).get("missing", "complete-case")
+        cohort = load_cohort(open_archive(cfg.archive), cfg.project, cfg.resource, size,
+                             missing=strategy)
+        apply_missing_policy(cohort, strategy, np.arange(len(cohort.sessions)))
         data = cohort.data
         self.info(f"validation gate: {len(cohort.sessions)} server validation sessions "
                   f"from project {cfg.project}")

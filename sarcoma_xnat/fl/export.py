@@ -11,6 +11,13 @@ so the global model's statistics stay the persistor's initial ones (zero means, 
 variances), not ones the model was trained with. Before the baselines are fitted, the
 exported model's batch-norm statistics are therefore re-estimated on the same server data
 (:func:`reestimate_bn_statistics`) and the meta says so (``bn_statistics``).
+
+The cohort rules and the missing-value policy are the study's (``model train``'s, applied
+at every site and on the server's data). Each site imputed from its own subjects and kept
+its fill values; the exported model's ``fill`` (used by ``prognosis`` and ``model
+evaluate``) is fitted on the server's validation subjects, the coordinating centre's own
+data. The model card lists each site's training data as the site reported it with its
+final validation result: rounded, suppressed counts (:mod:`sarcoma_xnat.fl.site_summary`).
 """
 
 from __future__ import annotations
@@ -21,8 +28,38 @@ from typing import Any
 
 from sarcoma_xnat.errors import ModelError
 from sarcoma_xnat.fl.site import SiteConfig
+from sarcoma_xnat.fl.site_summary import REPORTING_RULE, card_entry
 
 __all__ = ["export_global_model", "reestimate_bn_statistics"]
+
+
+#: per-site card entries that belong to the cohort rules too
+_RULE_COUNTS = ("excluded_by_qc", "follow_up_sessions_not_used", "skipped_sessions")
+
+
+def _site_entries(gate_log: list[dict[str, Any]] | None,
+                  site_reports: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
+    """Return each site's card entry (:func:`~sarcoma_xnat.fl.site_summary.card_entry`), by name."""
+    names = {d["site"] for r in gate_log or [] for d in r["decisions"]} | set(site_reports or {})
+    return {name: card_entry((site_reports or {}).get(name) or {}) for name in sorted(names)}
+
+
+def _missing_record(strategy: str, server: dict[str, Any], project: str,
+                    sites: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Return the exported model's missing-value policy record (no site's fill values)."""
+    record: dict[str, Any] = {"strategy": strategy, "rule": server.get("rule")}
+    if strategy != "impute":
+        return record
+    record.update(fitted_on="each site: its own training subjects; the fill values stay at the "
+                            "site and are not sent",
+                  sites_subjects_with_imputed_values={
+                      name: e.get("subjects_with_imputed_values", "not reported")
+                      for name, e in sites.items()},
+                  fill=server["fill"],
+                  fill_used_by_this_model=f"fitted on the server's validation subjects (project "
+                                          f"{project}); prognosis and model evaluate fill with it",
+                  imputed_on_server=server["imputed"]["train"])
+    return record
 
 
 def _state_dict(model_file: Path) -> dict[str, Any]:
@@ -78,7 +115,8 @@ def reestimate_bn_statistics(model: Any, data: Any, batch_size: int = 64) -> int
 def export_global_model(model_file: str | os.PathLike[str], network: dict[str, Any],
                         settings: dict[str, Any], server: SiteConfig,
                         out: str | os.PathLike[str],
-                        gate_log: list[dict[str, Any]] | None = None) -> Path:
+                        gate_log: list[dict[str, Any]] | None = None,
+                        site_reports: dict[str, dict[str, Any]] | None = None) -> Path:
     """Write ``out`` (the ``model train`` checkpoint format) from NVFlare's global model file.
 
     Parameters
@@ -95,8 +133,14 @@ def export_global_model(model_file: str | os.PathLike[str], network: dict[str, A
         Where to write ``model.pt``.
     gate_log : list of dict, optional
         The gate's per-round records; a summary goes into the meta.
+    site_reports : dict, optional
+        Each site's final validation result (``site_metrics_final.json``): its C-indices and
+        its rounded training-data counts, written per site into the card.
     """
+    import numpy as np
+
     from sarcoma_xnat.fl.checkpoint import save_checkpoint
+    from sarcoma_xnat.fl.cohort_rules import cohort_rules
     from sarcoma_xnat.fl.compatibility import distinct_signatures
     from sarcoma_xnat.fl.dataset import load_cohort
     from sarcoma_xnat.fl.model_card import cohort_summary, write_model_card
@@ -104,13 +148,17 @@ def export_global_model(model_file: str | os.PathLike[str], network: dict[str, A
     from sarcoma_xnat.fl.workflow import fit_baselines
     from sarcoma_xnat.models.encoding import ENCODING_VERSION, FEATURE_NAMES
     from sarcoma_xnat.models.networks import MultimodalSurvivalNet
+    from sarcoma_xnat.models.missing import apply_missing_policy
     from sarcoma_xnat.models.training import set_weights
 
     model = MultimodalSurvivalNet(**network)
     set_weights(model, _state_dict(Path(model_file)))
     image_size = int(settings.get("image_size", 32))
+    strategy = str(settings.get("missing", "complete-case"))  # jobs before the policy: complete-case
     cohort = load_cohort(open_archive(server.archive), server.project, server.resource,
-                         None if model.mode == "clinical" else image_size)
+                         None if model.mode == "clinical" else image_size, missing=strategy)
+    server_missing = apply_missing_policy(cohort, strategy, np.arange(len(cohort.sessions)))
+    sites = _site_entries(gate_log, site_reports)
     bn_note = "as aggregated by the federation"
     if settings.get("fedbn") and reestimate_bn_statistics(model, cohort.data):
         bn_note = "re-estimated on server validation data (FedBN)"
@@ -122,6 +170,11 @@ def export_global_model(model_file: str | os.PathLike[str], network: dict[str, A
         "bn_statistics": bn_note,
         # the server's sessions stand for every site's: the study preprocesses alike
         "preprocessing": distinct_signatures(cohort.preprocessing),
+        "missing_values": _missing_record(strategy, server_missing, server.project, sites),
+        "cohort_rules": {**cohort_rules(cohort), "applied_at": "every site's training cohort and "
+                         "the server's validation cohort (the counts above are the server's)",
+                         "sites": {name: {k: e[k] for k in _RULE_COUNTS if k in e}
+                                   for name, e in sites.items()}, "site_counts": REPORTING_RULE},
         **fit_baselines(model, cohort.data)}
     if gate_log is not None:
         meta["gate"] = [{"round": r["round"], "merged": r["merged"],
@@ -134,9 +187,8 @@ def export_global_model(model_file: str | os.PathLike[str], network: dict[str, A
     grid = meta["aggregation"]["grid_months"]
     scores = {f"round_{r['round']}_validation_c_index": r["merged_score"] if r["merged"]
               else r["baseline"] for r in gate_log or []}
-    write_model_card(path, meta, {"federated": True,
-                                  "sites": sorted({d["site"] for r in gate_log or []
-                                                   for d in r["decisions"]}),
+    write_model_card(path, meta, {"federated": True, "sites": sorted(sites),
+                                  "per_site": sites, "per_site_rule": REPORTING_RULE,
                                   "server_validation": {"project": server.project,
                                                         **cohort_summary(cohort.data, grid)}},
                      scores)

@@ -6,7 +6,9 @@ location comes from the site's own configuration, never from the job. With
 ``--send-diff`` (differential privacy on) the training result is the difference to the
 received model (``ParamsType.DIFF``), which the job's task-result filter clips and
 noises before it leaves the site; otherwise the full weights (``ParamsType.FULL``).
-With ``--fedbn`` nothing sent holds the site's batch-norm statistics.
+With ``--fedbn`` nothing sent holds the site's batch-norm statistics. The result of the
+final ``validate`` task also holds the site's training-data summary (rounded, suppressed
+counts: :mod:`sarcoma_xnat.fl.site_summary`), which the outbound gate checks by name.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ def main() -> None:
                                params_type=ParamsType.FULL))
             continue
         metrics = trainer.evaluate(received.params)
-        if flare.is_evaluate():
-            flare.send(FLModel(metrics=metrics))
+        if flare.is_evaluate():  # the final validation: with the site's rounded training-data counts
+            flare.send(FLModel(metrics={**metrics, **trainer.summary()}))
             continue
         params, steps = trainer.train(received.params, received.current_round or 0)
         flare.send(FLModel(params=params, params_type=params_type, metrics=metrics,

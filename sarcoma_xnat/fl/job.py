@@ -77,6 +77,9 @@ class FLSettings:
     #: one-sided confidence of the gate's paired bootstrap (0: fixed tolerance max_drop)
     gate_confidence: float = 0.95
     gate_boot: int = 1000
+    #: missing clinical values at every site (and the server): impute from that participant's
+    #: own subjects (the values stay there) or complete-case, as ``model train --missing``
+    missing: str = "impute"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -91,6 +94,8 @@ class FLSettings:
         if self.gate_confidence and not 0.5 <= self.gate_confidence < 1.0:
             raise ConfigurationError(f"--gate-confidence must be 0 (fixed tolerance) or in "
                                      f"[0.5, 1), got {self.gate_confidence}")
+        if self.missing not in ("impute", "complete-case"):
+            raise ConfigurationError(f"--missing must be impute or complete-case, got {self.missing!r}")
         if self.gate_boot < 100:
             raise ConfigurationError(f"--gate-boot must be at least 100, got {self.gate_boot}")
 
@@ -107,7 +112,7 @@ class FLSettings:
                 "--clinical-hidden", str(self.clinical_hidden),
                 "--image-size", str(self.image_size), "--local-epochs", str(self.local_epochs),
                 "--batch-size", str(self.batch_size), "--lr", str(self.lr),
-                "--threads", str(self.threads)]
+                "--threads", str(self.threads), "--missing", self.missing]
         if self.blend:
             args.append("--blend")
         if not self.fedbn:  # the client keeps batch-norm statistics local unless told

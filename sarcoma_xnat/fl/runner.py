@@ -29,6 +29,8 @@ class FLResult:
     model_file: Path | None
     server_log: Path | None
     checkpoint: Path | None = None
+    #: each site's final validation result (C-indices, rounded training-data counts), by site
+    site_reports: dict[str, dict[str, Any]] | None = None
 
 
 def collect(root: Path) -> FLResult:
@@ -39,8 +41,10 @@ def collect(root: Path) -> FLResult:
                          file=str(root))
     models = sorted(root.rglob("FL_global_model.pt"))
     server_logs = [p for p in root.rglob("log.txt") if "server" in p.parts]
+    finals = sorted(root.rglob("site_metrics_final.json"))  # written by the controller
     return FLResult(root, json.loads(logs[-1].read_text()), models[-1] if models else None,
-                    server_logs[0] if server_logs else None)
+                    server_logs[0] if server_logs else None,
+                    site_reports=json.loads(finals[-1].read_text()) if finals else None)
 
 
 def _export(result: FLResult, settings: FLSettings, server: SiteConfig, out: Path) -> FLResult:
@@ -51,7 +55,8 @@ def _export(result: FLResult, settings: FLSettings, server: SiteConfig, out: Pat
         raise ModelError(f"the federated run left no FL_global_model.pt under {result.workspace}",
                          file=str(result.workspace))
     result.checkpoint = export_global_model(result.model_file, settings.network_args(),
-                                            settings.to_dict(), server, out, result.gate_log)
+                                            settings.to_dict(), server, out, result.gate_log,
+                                            result.site_reports)
     return result
 
 

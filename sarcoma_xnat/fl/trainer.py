@@ -7,6 +7,13 @@ difference to the received model, which NVFlare's task-result filter
 (:class:`~sarcoma_xnat.fl.privacy.GaussianDPFilter`) clips and noises before it leaves
 the site. With ``--fedbn`` the batch-norm running statistics stay at the site (the default): received
 ones are ignored and none are sent (the server fills them from its global model).
+
+The site's cohort follows the same rules as ``model train``
+(:func:`~sarcoma_xnat.fl.dataset.load_cohort`): one baseline session per subject, QC
+exclusions, and the missing-value policy ``--missing`` (default ``impute``). Every site's
+subjects are its training subjects, so each site fits its fill values on its own
+subjects only (:func:`~sarcoma_xnat.models.missing.apply_missing_policy`); they stay at
+the site (only rounded counts leave it, :meth:`SiteTrainer.summary`).
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ import numpy as np
 from sarcoma_xnat.fl.dataset import load_cohort
 from sarcoma_xnat.fl.gate import weight_diff
 from sarcoma_xnat.fl.site import SiteConfig, open_archive, site_config
+from sarcoma_xnat.fl.site_summary import site_summary
+from sarcoma_xnat.models.missing import apply_missing_policy
 
 __all__ = ["SiteTrainer", "parse_client_args"]
 
@@ -45,6 +54,9 @@ def parse_client_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         "(default; --no-fedbn sends them, and they reveal the cohort's means)")
     p.add_argument("--send-diff", action="store_true",
                    help="send the difference to the received model (for the DP task-result filter)")
+    p.add_argument("--missing", choices=("impute", "complete-case"), default="impute",
+                   help="missing clinical values: impute from this site's own subjects (median or "
+                        "most frequent level; the values stay at the site) or skip the session")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
@@ -81,14 +93,28 @@ class SiteTrainer:
         log.info("site %s trains on %s", site, describe_device(self.device))
         needs_images = self.model.mode != "clinical"
         self.cohort = load_cohort(open_archive(self.config.archive), self.config.project,
-                                  self.config.resource, args.image_size if needs_images else None)
+                                  self.config.resource, args.image_size if needs_images else None,
+                                  missing=args.missing)
+        # every loaded subject trains here: the fill values come from this site's subjects only
+        self.missing = apply_missing_policy(self.cohort, args.missing,
+                                            np.arange(len(self.cohort.sessions)))
         self.data = self.cohort.data
         self.train_config = TrainConfig(epochs=args.local_epochs, batch_size=args.batch_size,
                                         lr=args.lr, blend=args.blend, seed=args.seed)
         self.poison = self.config.debug_poison
         self.local_weights: dict[str, np.ndarray] | None = None
-        log.info("site %s: %d curated sessions from project %s (%d skipped)", site,
-                 len(self.cohort.sessions), self.config.project, len(self.cohort.skipped))
+        log.info("site %s: %d curated sessions from project %s (%d skipped, %d excluded by QC, "
+                 "%d follow-up sessions not used; missing values: %s)", site,
+                 len(self.cohort.sessions), self.config.project, len(self.cohort.skipped),
+                 len(self.cohort.excluded), len(self.cohort.follow_ups), args.missing)
+
+    def summary(self) -> dict[str, int]:
+        """Return this site's training-data summary as it may leave: rounded, suppressed counts.
+
+        See :func:`~sarcoma_xnat.fl.site_summary.site_summary`; sent with the final
+        validation result, never the fill values or any label.
+        """
+        return site_summary(self.cohort, self.args.missing)
 
     def _load(self, weights: Mapping[str, Any]) -> None:
         from sarcoma_xnat.models.training import BN_PATTERN, set_weights
