@@ -50,7 +50,7 @@ REPORTING_RULE = (f"each site's counts rounded to the nearest {ROUND_TO}, counts
 
 
 def report_count(n: int) -> int:
-    """Return ``n`` as it may leave a site: rounded to ``ROUND_TO``, or ``SUPPRESSED`` below ``MIN_REPORTED``."""
+    """Return ``n`` as it may leave a site: rounded to ``ROUND_TO``, ``SUPPRESSED`` below ``MIN_REPORTED``."""
     n = int(n)
     if n < MIN_REPORTED:
         return SUPPRESSED
