@@ -191,7 +191,8 @@ def _sites(args: argparse.Namespace, n_default: int):
     if args.synthetic:
         from sarcoma_xnat.fl.synthetic_sites import make_synthetic_sites
 
-        return make_synthetic_sites(args.workspace / "archives", n_default, args.synthetic)
+        return make_synthetic_sites(args.workspace / "archives", n_default, args.synthetic,
+                                    preprocess=getattr(args, "mode", None) != "clinical")
     if not args.site or not args.server_data:
         raise ConfigurationError("give --site (one per client) and --server-data, or --synthetic N")
     archive, project = args.server_data.rsplit(":", 1)

@@ -39,9 +39,13 @@ def preprocess_project(archive, project: str, params: dict | None = None) -> lis
     return failed
 
 
-def make_synthetic_sites(root: Path, n_sites: int, n_subjects: int,
-                         seed: int = 100) -> tuple[list[SiteConfig], SiteConfig]:
-    """Create (or reuse) ``n_sites`` site archives and a server validation archive under ``root``."""
+def make_synthetic_sites(root: Path, n_sites: int, n_subjects: int, seed: int = 100,
+                         preprocess: bool = True) -> tuple[list[SiteConfig], SiteConfig]:
+    """Create (or reuse) ``n_sites`` site archives and a server validation archive under ``root``.
+
+    ``preprocess=False`` (a clinical-only job, which reads no images) skips the minutes of N4;
+    a later image job on the same folder preprocesses what is missing.
+    """
     from sarcoma_xnat.archive.local import LocalArchive
     from sarcoma_xnat.archive.refs import ObjectRef
     from sarcoma_xnat.synthetic import generate_cohort
@@ -56,6 +60,7 @@ def make_synthetic_sites(root: Path, n_sites: int, n_subjects: int,
                 len(archive.children(ObjectRef(project), "subject")) < n_subjects:
             generate_cohort(archive, project=project, n_subjects=n_subjects, seed=seed + i,
                             preset="small")
-        preprocess_project(archive, project)
+        if preprocess:
+            preprocess_project(archive, project)
         sites.append(SiteConfig(name, str(folder), project))
     return sites[:-1], sites[-1]
