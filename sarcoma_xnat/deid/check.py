@@ -11,10 +11,10 @@ in an original but missing from its output. The values themselves are never prin
 a finding names where the value was found and where it came from.
 
 A survivor is a whole identifying value, a word of a person's name, or an ID. The
-words of a place (institution, department, station, address) are looked for on their
-own only when they are not ordinary vocabulary: "Sarcoma" of "St Winifred Sarcoma
-Centre" also names the disease in a kept study description, so it alone is no
-survivor, while "Winifred" and the whole name are. Ordinary vocabulary is the word
+words of a place (institution, department, issuer of patient IDs, station, address) are
+looked for on their own only when they are not ordinary vocabulary: "Sarcoma" of "St
+Winifred Sarcoma Centre" also names the disease in a kept description ("MR THIGH SARCOMA
+PROTOCOL"), so it alone is no survivor, while "Winifred" and the whole name are. Ordinary vocabulary is the word
 list ``data/place-vocabulary.txt`` and every word that DICOM's code meanings use in
 lower case (pydicom's code dictionary, the standard's and SNOMED's terms: common
 nouns, not the proper names of eponyms). A place value made only of such words
@@ -64,9 +64,11 @@ _STOP = frozenset({"THE", "AND", "OF", "DR", "MR", "MRS", "MS", "MD", "JR", "DE"
                    "VON", "HOSPITAL", "CENTER", "CENTRE", "CLINIC", "UNIVERSITY", "MEDICAL",
                    "IMAGING", "GENERAL", "DEPARTMENT", "RADIOLOGY", "CT", "MR", "PT", "US",
                    "NM", "CR", "DX", "SR", "RT", "OT", "SC", "SEG", "NAME", "HERE", "TEST"})
-#: identity attributes of places and devices: only longer words of these are looked for
+#: identity attributes of places, organisations and devices (the issuer of patient IDs is
+#: a hospital): only their longer words that are not ordinary vocabulary are looked for alone
 _PLACES = frozenset({"InstitutionName", "InstitutionAddress", "InstitutionalDepartmentName",
-                     "StationName", "ReferringPhysicianAddress", "PersonAddress"})
+                     "IssuerOfPatientID", "StationName", "ReferringPhysicianAddress",
+                     "PersonAddress"})
 #: what the de-identifier stamps on its output (its own name, the profile)
 _STAMPS = frozenset({"DeidentificationMethod", "DeidentificationMethodCodeSequence"})
 _ID_LIKE = re.compile(r"^(?=(?:.*\d){3})(?=.*[A-Za-z])[A-Za-z0-9]{5,}$|^\d{6,}$")

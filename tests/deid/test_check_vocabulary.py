@@ -18,7 +18,7 @@ def _mr(patient_id: str, name: str, institution: str, description: str) -> Datas
     ds.PatientID, ds.PatientName = patient_id, name
     ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
     ds.SOPInstanceUID = generate_uid()
-    ds.InstitutionName = institution
+    ds.InstitutionName = ds.IssuerOfPatientID = institution  # the hospital issues the IDs
     ds.InstitutionalDepartmentName = "Department of Radiology"
     ds.ReferringPhysicianName = "OKONKWO^ADAEZE"
     ds.StudyDescription = description
