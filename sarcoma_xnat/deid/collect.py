@@ -26,7 +26,7 @@ __all__ = ["StudyValues", "header_values"]
 
 _Found = tuple[set[str], str, str]
 _MEMO: dict[object, frozenset[str]] = {}  # per process: element as read -> values in it
-_SCANNED: dict[object, frozenset[str]] = {}  # the same, for the byte scan
+_SCANNED: dict[object, object] = {}  # the same (and values read), for the byte scan
 
 
 def header_values(path: str | os.PathLike[str]) -> _Found | None:

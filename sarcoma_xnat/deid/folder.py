@@ -137,9 +137,13 @@ class _Done:
 _RUN: _Run | None = None
 
 
+_MADE: set[Path] = set()  # output folders this process made, for the run in _RUN
+
+
 def _set_run(run: _Run | None) -> None:
     global _RUN
     _RUN = run
+    _MADE.clear()
 
 
 def _label(rel: Path, index: int) -> str:
@@ -179,7 +183,9 @@ def _one(item: tuple[int, Path]) -> _Done:
         reason = f"cannot be de-identified ({type(exc).__name__})"  # no value from the file
         return _Done(rel.as_posix(), _label(rel, index), found, reason, unexpected=True)
     part = target.parent / f".{target.name}.{index}.part"
-    (run.dest / part).parent.mkdir(parents=True, exist_ok=True)
+    if target.parent not in _MADE:  # a folder per series: made once per worker
+        (run.dest / part).parent.mkdir(parents=True, exist_ok=True)
+        _MADE.add(target.parent)
     (run.dest / part).write_bytes(out)
     return _Done(rel.as_posix(), "", found, part=part.as_posix(), target=target.as_posix(),
                  sha256=hashlib.sha256(out).digest(), counts=result.counts,

@@ -21,6 +21,7 @@ reads that file with pydicom (the values are then the same by construction).
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 from pydicom.charset import convert_encodings, default_encoding
 from pydicom.dataelem import RawDataElement, convert_raw_data_element
@@ -45,6 +46,7 @@ _VRS = _LONG | frozenset({b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL"
                           b"US"})
 _HH, _L, _H = struct.Struct("<HH"), struct.Struct("<L"), struct.Struct("<H")
 _PUBLIC: dict[int, tuple[str, bool]] = {}  # tag -> (dictionary VR, identity keyword)
+_NOTHING = object()
 
 
 class _Slow(Exception):
@@ -69,7 +71,7 @@ def _public(tag: int) -> tuple[str, bool]:
 class _Scan:
     """One file's scan: the bytes, their encoding, what was found."""
 
-    def __init__(self, data: bytes, whole: bool, memo: dict[object, frozenset[str]]) -> None:
+    def __init__(self, data: bytes, whole: bool, memo: dict[object, Any]) -> None:
         self.data, self.whole, self.memo = data, whole, memo
         self.values: set[str] = set()
         self.patient = self.study = ""
@@ -80,8 +82,14 @@ class _Scan:
             raise _Slow if self.whole else _More
 
     def convert(self, tag: int, vr: str, value: bytes, charset: str | list[str]) -> object:
-        raw = RawDataElement(Tag(tag), vr, len(value), value, 0, self.implicit, True)
-        return convert_raw_data_element(raw, encoding=charset).value
+        """Return the value pydicom reads from ``value`` (remembered: series repeat them)."""
+        key = ("value", tuple(charset) if isinstance(charset, list) else charset, tag, vr, value)
+        found = self.memo.get(key, _NOTHING)
+        if found is _NOTHING:
+            raw = RawDataElement(Tag(tag), vr, len(value), value, 0, self.implicit, True)
+            found = self.memo[key] = convert_raw_data_element(  # type: ignore[assignment]
+                raw, encoding=charset).value
+        return found
 
     def collect(self, tag: int, vr: str, value: bytes, charset: str | list[str]) -> None:
         key = (tuple(charset) if isinstance(charset, list) else charset, tag, vr, value)
@@ -217,11 +225,12 @@ class _Scan:
         return "UN"
 
 
-def scan_values(path: str, memo: dict[object, frozenset[str]]) -> _Found | None:
+def scan_values(path: str, memo: dict[object, Any]) -> _Found | None:
     """Return a file's identifying values, PatientID and Study Instance UID, as pydicom reads them.
 
     None when this scan does not model the file (the caller reads it with pydicom).
-    ``memo`` maps a collected element (character set, tag, VR, bytes) to its values.
+    ``memo`` maps a collected element (character set, tag, VR, bytes) to its values, and
+    an element read for its value (PatientID, a private creator) to that value.
     """
     try:
         with open(path, "rb") as fp:
@@ -236,7 +245,7 @@ def scan_values(path: str, memo: dict[object, frozenset[str]]) -> _Found | None:
         return None
 
 
-def _scan(data: bytes, whole: bool, memo: dict[object, frozenset[str]]) -> _Found:
+def _scan(data: bytes, whole: bool, memo: dict[object, Any]) -> _Found:
     scan = _Scan(data, whole, memo)
     if data[128:132] != b"DICM":
         raise _Slow
