@@ -61,7 +61,7 @@ class SplitFile:
 
     def encode(self) -> bytes:
         """Return the (de-identified) header followed by the untouched pixel data element."""
-        if self.pixels and any(tag >= _PIXEL_TAGS[1] for tag in self.dataset.keys()):
+        if self.pixels and max(map(int, self.dataset._dict), default=0) >= _PIXEL_TAGS[1]:
             raise DeidentificationError("the header gained an element after the pixel data")
         return encode(self.dataset) + self.pixels
 

@@ -48,9 +48,10 @@ class Walker(Actions):
             if group & 1:
                 private.append(tag)
                 continue
-            plan = plans.get((tag, elem.VR))
+            number = int(tag)  # keys compared as plain ints: pydicom's Tag compares in Python
+            plan = plans.get((number, elem.VR))
             if plan is None:
-                plan = plans[(tag, elem.VR)] = self._plan(tag, elem.VR)
+                plan = plans[(number, elem.VR)] = self._plan(tag, elem.VR)
             if plan is KEEP:
                 continue
             if plan is not WALK:  # unlisted text: scrub; as-read ASCII found clean is kept
@@ -61,7 +62,7 @@ class Walker(Actions):
                 continue
             data = elem.value if memo is not None and getattr(elem, "is_raw", False) else None
             if isinstance(data, bytes) and len(data) <= MEMO_VALUE:
-                key = (tag, elem.VR, elem.length, data)
+                key = (number, elem.VR, elem.length, data)
                 hit = memo.get(key)  # type: ignore[union-attr]
                 if hit is None:
                     before = Counter(ctx.counts)
