@@ -4,7 +4,9 @@ GBSG2 (686 breast-cancer patients, bundled in scikit-survival, real data) is spl
 into a held-out test set (25%, stratified by event) and a training pool; the pool is
 divided at random over three sites, and the server keeps 10% of it as its own
 validation data for the gate. Federated: the network's clinical branch, FedAvg through
-:class:`sarcoma_xnat.fl.gate.ValidationGate` (merge weight 0.5), rounds run in-process
+:class:`sarcoma_xnat.fl.gate.ValidationGate` (merge weight 0.5; its tolerance the paired
+bootstrap of the server's validation subjects, as in the NVFlare job; ``--fixed-gate`` for the
+old fixed 0.02), rounds run in-process
 (same code as the NVFlare job, without the transport). Reference: scikit-survival's
 ``CoxPHSurvivalAnalysis`` on the whole training pool (the sites' data *and* the server's
 10%, so the reference sees more training data than the federation). Same test split for both.
@@ -16,7 +18,7 @@ patients the 2-layer MLP (``--clinical-hidden 16``) overfits: trained centrally 
 whole pool it reaches only ~0.69, with or without federation or the gate. The column
 "FL MLP-16" shows that variant for comparison.
 
-    python benchmarks/fl_gbsg2.py [--seeds 3] [--rounds 30] [--local-epochs 2]
+    python benchmarks/fl_gbsg2.py [--seeds 3] [--rounds 30] [--local-epochs 2] [--fixed-gate]
 """
 
 from __future__ import annotations
@@ -53,11 +55,12 @@ def arrays(x, t, e, idx):
     return SurvivalArrays(x[idx], None, t[idx], e[idx], t[idx], e[idx])
 
 
-def federated(x, t, e, train, n_sites, rounds, epochs, seed, hidden=0, lr=3e-3):
+def federated(x, t, e, train, n_sites, rounds, epochs, seed, hidden=0, lr=3e-3, fixed_gate=False):
     """Return the final global model's test-ready network and the gate log."""
     import torch
 
     from sarcoma_xnat.fl.gate import ValidationGate
+    from sarcoma_xnat.fl.paired import PairedValidation
     from sarcoma_xnat.models.metrics import harrell_c
     from sarcoma_xnat.models.networks import build_network
     from sarcoma_xnat.models.training import (
@@ -80,7 +83,13 @@ def federated(x, t, e, train, n_sites, rounds, epochs, seed, hidden=0, lr=3e-3):
         set_weights(net, w)
         return harrell_c(val.os_time, val.os_event, predict(net, val)[:, 0])
 
-    gate = ValidationGate(score, merge_weight=0.5, max_drop=0.02)
+    def risk(w):
+        set_weights(net, w)
+        return predict(net, val)[:, 0]
+
+    # the job's default (sarcoma_xnat.fl.controller): the paired bootstrap on the validation subjects
+    scorer = score if fixed_gate else PairedValidation(risk, val.os_time, val.os_event)
+    gate = ValidationGate(scorer, merge_weight=0.5, max_drop=0.02)
     weights = get_weights(net)
     log = []
     for r in range(rounds):
@@ -105,6 +114,7 @@ def main() -> None:
     p.add_argument("--clinical-hidden", type=int, default=0, help="0: linear clinical branch")
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--sites", type=int, default=3)
+    p.add_argument("--fixed-gate", action="store_true", help="the old fixed 0.02 tolerance")
     args = p.parse_args()
 
     import torch
@@ -124,16 +134,18 @@ def main() -> None:
         t_cox = time.time() - t0
         t0 = time.time()
         net, log = federated(x, t, e, train, args.sites, args.rounds, args.local_epochs, seed,
-                             args.clinical_hidden, args.lr)
+                             args.clinical_hidden, args.lr, args.fixed_gate)
         c_fed = harrell_c(t[test], e[test], predict(net, arrays(x, t, e, test))[:, 0])
         t_fed = time.time() - t0
         rejected = sum(not d.accepted for r in log for d in r.decisions)
-        mlp, _ = federated(x, t, e, train, args.sites, args.rounds, args.local_epochs, seed, 16, args.lr)
+        mlp, _ = federated(x, t, e, train, args.sites, args.rounds, args.local_epochs, seed, 16, args.lr,
+                           args.fixed_gate)
         c_mlp = harrell_c(t[test], e[test], predict(mlp, arrays(x, t, e, test))[:, 0])
         rows.append((seed, len(train), len(test), c_cox, c_fed, rejected, t_cox, t_fed, c_mlp))
     branch = "linear" if args.clinical_hidden <= 0 else f"MLP-{args.clinical_hidden}"
     print(f"GBSG2, {args.sites} sites, {args.rounds} rounds x {args.local_epochs} local epochs, "
-          f"clinical branch {branch}, lr {args.lr:g}, test = 25% held out (Harrell C)")
+          f"clinical branch {branch}, lr {args.lr:g}, test = 25% held out (Harrell C), "
+          f"gate {'fixed 0.02' if args.fixed_gate else 'paired bootstrap'}")
     print(f"{'seed':>4} {'train':>6} {'test':>5} {'Cox (central)':>14} {'FL clinical':>12} "
           f"{'diff':>7} {'rejected':>9} {'Cox s':>6} {'FL s':>6} {'FL MLP-16':>10}")
     for seed, ntr, nte, cc, cf, rej, tc, tf, cm in rows:
