@@ -27,11 +27,32 @@ def _job_args(p: argparse.ArgumentParser) -> None:
                    help="a client site and its data (repeat); ARCHIVE is a folder or 'xnat'")
     p.add_argument("--server-data", required=False, metavar="ARCHIVE:PROJECT",
                    help="the server's validation data for the gate")
+    _test_arg(p)
     p.add_argument("--synthetic", type=int, default=0, metavar="N",
                    help="instead of --site/--server-data: make synthetic sites of N subjects each")
     p.add_argument("--output", "--workspace", dest="workspace", type=Path, required=True,
                    help="run folder: new, empty or a previous run folder, outside the sites' data")
     _training_args(p)
+
+
+def _test_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--test-data", metavar="ARCHIVE:PROJECT",
+                   help="a held-out project no site trained on and the gate never saw: the "
+                        "model card's test metrics and plots (without it they come from the "
+                        "server's validation data, labelled optimistic)")
+
+
+def _data(text: str | None, name: str):
+    """Return a :class:`SiteConfig` for ``ARCHIVE:PROJECT`` (a local archive made absolute), or None."""
+    from sarcoma_xnat.errors import ConfigurationError
+    from sarcoma_xnat.fl.site import SiteConfig
+
+    if not text:
+        return None
+    if ":" not in text:
+        raise ConfigurationError(f"expected ARCHIVE:PROJECT, got {text!r}")
+    archive, project = text.rsplit(":", 1)
+    return SiteConfig(name, archive if archive == "xnat" else str(Path(archive).resolve()), project)
 
 
 def _training_args(p: argparse.ArgumentParser) -> None:
@@ -150,6 +171,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--job", required=True, help="job id (from fl submit)")
     e.add_argument("--server-data", required=True, metavar="ARCHIVE:PROJECT",
                    help="the coordinating centre's curated data (folder or 'xnat') for the baselines")
+    _test_arg(e)
     e.add_argument("--output", type=Path, default=Path("model.pt"), help="where to write model.pt")
     e.add_argument("--timeout", type=float, default=0.0, help="seconds to wait for the job (0: no limit)")
     e.set_defaults(_run=run_export)
@@ -177,6 +199,9 @@ def _check_workspace(args: argparse.Namespace, kind: str) -> None:
     if getattr(args, "server_data", None) and ":" in args.server_data:
         archive = args.server_data.rsplit(":", 1)[0]
         inputs["--server-data"] = None if archive == "xnat" else archive
+    if getattr(args, "test_data", None) and ":" in args.test_data:
+        archive = args.test_data.rsplit(":", 1)[0]
+        inputs["--test-data"] = None if archive == "xnat" else archive
     workspace = check_output_folder(
         args.workspace, "--workspace", inputs,
         own=lambda f: is_own_folder(f) or (f / "site-config.json").is_file())
@@ -221,7 +246,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     settings = _settings(args)  # checked before any synthetic site is made
     _check_workspace(args, "fl-workspace")
     sites, server = _sites(args, 2)
-    _report(simulate(settings, sites, server, args.workspace))
+    _report(simulate(settings, sites, server, args.workspace, _data(args.test_data, "test")))
     return 0
 
 
@@ -235,7 +260,7 @@ def run_poc(args: argparse.Namespace) -> int:
     _check_workspace(args, "fl-workspace")
     sites, server = _sites(args, 3)
     started = time.time()
-    result = poc(settings, sites, server, args.workspace)
+    result = poc(settings, sites, server, args.workspace, test=_data(args.test_data, "test"))
     _report(result)
     print(f"POC run: {len(sites)} client processes + server, {time.time() - started:.0f} s")
     return 0
@@ -346,6 +371,6 @@ def run_export(args: argparse.Namespace) -> int:
     archive, project = args.server_data.rsplit(":", 1)
     archive = archive if archive == "xnat" else str(Path(archive).resolve())
     out = export_job(args.kit, args.job, SiteConfig("server", archive, project), args.output,
-                     args.user, args.timeout)
+                     args.user, args.timeout, _data(args.test_data, "test"))
     print(f"model for 'sarcoma-xnat prognosis --model': {out}")
     return 0

@@ -141,11 +141,12 @@ def job_status(kit: Path, job_id: str | None = None, username: str | None = None
 
 
 def export_job(kit: Path, job_id: str, server: Any, out: Path, username: str | None = None,
-               timeout: float = 0.0) -> Path:
+               timeout: float = 0.0, test: Any = None) -> Path:
     """Wait for ``job_id`` (``timeout`` 0: no limit), download its result, write ``model.pt``.
 
     The baselines and risk groups are fitted on ``server`` (the coordinating centre's
-    curated data), as for a simulator run (:func:`~sarcoma_xnat.fl.export.export_global_model`).
+    curated data), as for a simulator run (:func:`~sarcoma_xnat.fl.export.export_global_model`);
+    ``test`` (a project no site trained on) gives the card's test metrics and plots.
     """
     from sarcoma_xnat.fl.export import export_global_model
     from sarcoma_xnat.fl.runner import collect
@@ -175,4 +176,4 @@ def export_job(kit: Path, job_id: str, server: Any, out: Path, username: str | N
                          file=str(result))
     settings = json.loads(files[-1].read_text())
     return export_global_model(run.model_file, settings["network"], settings["settings"], server,
-                               out, run.gate_log, run.site_reports)
+                               out, run.gate_log, run.site_reports, test)

@@ -3,8 +3,11 @@
 Everything is inline (the plots as base64 PNG ``data:`` URIs, the style in the page),
 so the page opens from an XNAT resource or an e-mail without reaching anything. It
 shows what :func:`~sarcoma_xnat.fl.model_card.write_model_card` put into the JSON card
-(counts only, no labels) and the evaluation plots that ``model train`` wrote beside the
-model (``km_<endpoint>.png``, ``calibration_<endpoint>.png``).
+(counts only, no labels) and the evaluation plots written beside the model
+(``km_<endpoint>.png``, ``calibration_<endpoint>.png``) by ``model train`` (its held-out
+split) or ``fl export`` (the server's validation data, or a held-out test project). Every
+plot and the metrics are labelled with what they were computed on (the card's
+``plots_source`` and ``metrics_source``).
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ def _cohorts(data: dict[str, Any], prefix: str = "") -> list[list[Any]]:
     return rows
 
 
-def _figures(folder: Path | None) -> str:
+def _figures(folder: Path | None, source: str) -> str:
     parts = []
     for endpoint, name in _ENDPOINTS.items():
         for stem, title in FIGURES:
@@ -70,11 +73,19 @@ def _figures(folder: Path | None) -> str:
             if path is None or not path.is_file():
                 continue
             data = base64.b64encode(path.read_bytes()).decode("ascii")
-            parts.append(f'<figure><img alt="{_e(title)}, {name}" src="data:image/png;base64,{data}">'
-                         f"<figcaption>{_e(title)}: {name}</figcaption></figure>")
+            parts.append(f'<figure data-source="{_e(source)}">'
+                         f'<img alt="{_e(title)}, {name}" src="data:image/png;base64,{data}">'
+                         f"<figcaption>{_e(title)}: {name} ({_e(source)})</figcaption></figure>")
     if not parts:
-        return "<p>No held-out evaluation plots were made for this model.</p>"
-    return "\n".join(parts)
+        return "<p>No evaluation plots were made for this model.</p>"
+    return f"<p>Computed on: <strong>{_e(source)}</strong>.</p>\n" + "\n".join(parts)
+
+
+def _plots_source(card: dict[str, Any]) -> str:
+    """What the plots were computed on; cards from before the label: ``model train``'s held-out split."""
+    from sarcoma_xnat.fl.model_card import TEST_SOURCE
+
+    return str(card.get("plots_source") or TEST_SOURCE)
 
 
 def _gate(card: dict[str, Any]) -> str:
@@ -91,7 +102,25 @@ def _gate(card: dict[str, Any]) -> str:
     return _table(["round", "merged", "accepted", "rejected", "reasons"], rows)
 
 
-def _metrics(metrics: dict[str, Any]) -> str:
+def _evaluations(card: dict[str, Any]) -> str:
+    """One row per evaluation and endpoint, each labelled with its data (validation, test)."""
+    rows = []
+    for e in (card.get("evaluations") or {}).values():
+        found = {k: r for k, r in (e.get("metrics") or {}).items()
+                 if isinstance(r, dict) and "harrell_c" in r}
+        for name, r in found.items():
+            rows.append([e.get("label"), e.get("project"), (e.get("metrics") or {}).get("n", ""),
+                         name.upper(), r.get("events", ""), _ci(r["harrell_c"]), _ci(r.get("uno_c"))])
+        if not found:
+            rows.append([e.get("label"), e.get("project"), "", "not evaluated",
+                         e.get("not_evaluated", ""), "", ""])
+    if not rows:
+        return ""
+    return "<h3>Evaluations</h3>" + _table(["data", "project", "subjects", "endpoint", "events",
+                                            "Harrell C (95% CI)", "Uno C (95% CI)"], rows)
+
+
+def _metrics(metrics: dict[str, Any], source: str | None = None) -> str:
     rows = []
     for name, r in metrics.items():
         if isinstance(r, dict) and "harrell_c" in r:
@@ -101,7 +130,9 @@ def _metrics(metrics: dict[str, Any]) -> str:
     if not rows:
         return "<p>No held-out evaluation was run for this model.</p>"
     n = f"<p>Evaluated on {_e(metrics['n'])} subjects.</p>" if metrics.get("n") is not None else ""
-    return _table(["endpoint / score", "events", "Harrell C (95% CI)", "Uno C (95% CI)"], rows) + n
+    head = f"<p>Computed on: <strong>{_e(source)}</strong>.</p>" if source else ""
+    return head + _table(["endpoint / score", "events", "Harrell C (95% CI)", "Uno C (95% CI)"],
+                         rows) + n
 
 
 def render_html(card: dict[str, Any], figures: str | os.PathLike[str] | None = None) -> str:
@@ -142,8 +173,10 @@ def render_html(card: dict[str, Any], figures: str | os.PathLike[str] | None = N
          f"{_e(agg.get('grid_months'))}-month grid with at least {_e(agg.get('min_count'))} "
          "subjects per step; no subject's outcome or label is stored.</p>") if agg else "",
         "<h2>Federated rounds and gate decisions</h2>" + _gate(card),
-        "<h2>Metrics</h2>" + _metrics(card.get("metrics") or {}),
-        "<h2>Plots</h2>" + _figures(Path(figures) if figures is not None else None),
+        "<h2>Metrics</h2>" + _metrics(card.get("metrics") or {}, card.get("metrics_source"))
+        + _evaluations(card),
+        "<h2>Plots</h2>" + _figures(Path(figures) if figures is not None else None,
+                                    _plots_source(card)),
         "<h2>Software</h2>" + _table(["package", "version"],
                                      [[k, v] for k, v in (card.get("software") or {}).items()]),
     ]

@@ -18,6 +18,11 @@ its fill values; the exported model's ``fill`` (used by ``prognosis`` and ``mode
 evaluate``) is fitted on the server's validation subjects, the coordinating centre's own
 data. The model card lists each site's training data as the site reported it with its
 final validation result: rounded, suppressed counts (:mod:`sarcoma_xnat.fl.site_summary`).
+
+The card's metrics, with bootstrap intervals by subject, and its Kaplan–Meier and
+calibration plots come from the server's validation data (labelled optimistic: the gate
+chose updates on it) or, given ``test``, from a project no site trained on and the gate
+never saw (:mod:`sarcoma_xnat.fl.export_eval`).
 """
 
 from __future__ import annotations
@@ -116,7 +121,8 @@ def export_global_model(model_file: str | os.PathLike[str], network: dict[str, A
                         settings: dict[str, Any], server: SiteConfig,
                         out: str | os.PathLike[str],
                         gate_log: list[dict[str, Any]] | None = None,
-                        site_reports: dict[str, dict[str, Any]] | None = None) -> Path:
+                        site_reports: dict[str, dict[str, Any]] | None = None,
+                        test: SiteConfig | None = None, n_boot: int = 200) -> Path:
     """Write ``out`` (the ``model train`` checkpoint format) from NVFlare's global model file.
 
     Parameters
@@ -136,6 +142,11 @@ def export_global_model(model_file: str | os.PathLike[str], network: dict[str, A
     site_reports : dict, optional
         Each site's final validation result (``site_metrics_final.json``): its C-indices and
         its rounded training-data counts, written per site into the card.
+    test : SiteConfig, optional
+        A held-out project (no site trained on it, the gate never saw it): the card's test
+        metrics and plots. Without it they come from ``server``'s data, labelled optimistic.
+    n_boot : int
+        Bootstrap resamples (of subjects) for the metrics' intervals.
     """
     import numpy as np
 
@@ -143,6 +154,7 @@ def export_global_model(model_file: str | os.PathLike[str], network: dict[str, A
     from sarcoma_xnat.fl.cohort_rules import cohort_rules
     from sarcoma_xnat.fl.compatibility import distinct_signatures
     from sarcoma_xnat.fl.dataset import load_cohort
+    from sarcoma_xnat.fl.export_eval import check_test_data, evaluate_export
     from sarcoma_xnat.fl.model_card import cohort_summary, write_model_card
     from sarcoma_xnat.fl.site import open_archive
     from sarcoma_xnat.fl.workflow import fit_baselines
@@ -151,6 +163,8 @@ def export_global_model(model_file: str | os.PathLike[str], network: dict[str, A
     from sarcoma_xnat.models.missing import apply_missing_policy
     from sarcoma_xnat.models.training import set_weights
 
+    if test is not None:
+        check_test_data(test, server)
     model = MultimodalSurvivalNet(**network)
     set_weights(model, _state_dict(Path(model_file)))
     image_size = int(settings.get("image_size", 32))
@@ -187,9 +201,13 @@ def export_global_model(model_file: str | os.PathLike[str], network: dict[str, A
     grid = meta["aggregation"]["grid_months"]
     scores = {f"round_{r['round']}_validation_c_index": r["merged_score"] if r["merged"]
               else r["baseline"] for r in gate_log or []}
-    write_model_card(path, meta, {"federated": True, "sites": sorted(sites),
-                                  "per_site": sites, "per_site_rule": REPORTING_RULE,
-                                  "server_validation": {"project": server.project,
-                                                        **cohort_summary(cohort.data, grid)}},
-                     scores)
+    found = evaluate_export(model, meta, server, cohort, path.parent, test, strategy,
+                            server_missing.get("fill"), n_boot)
+    data = {"federated": True, "sites": sorted(sites), "per_site": sites,
+            "per_site_rule": REPORTING_RULE,
+            "server_validation": {"project": server.project, **cohort_summary(cohort.data, grid)}}
+    if found.test_summary is not None:
+        data["held_out_test"] = found.test_summary
+    write_model_card(path, meta, data, {**(found.report or {}), **scores}, found.evaluations,
+                     found.source)
     return path

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["CARD_HTML", "CARD_JSON", "CARD_MD", "CARD_VERSION", "INTENDED_USE", "NOT_FOR_PATIENTS",
-           "cohort_summary", "render_markdown", "software_versions", "write_html", "write_model_card"]
+           "TEST_SOURCE", "VALIDATION_SOURCE", "cohort_summary", "render_markdown",
+           "software_versions", "write_html", "write_model_card"]
 
 CARD_JSON, CARD_MD, CARD_HTML = "model_card.json", "model_card.md", "model_card.html"
 CARD_VERSION = "1"
@@ -30,6 +31,10 @@ NOT_FOR_PATIENTS = ("Synthetic phantom model, not for patients: trained and test
 INTENDED_USE = ("Research on multi-site soft-tissue sarcoma survival modelling: risk scores and "
                 "survival curves (overall survival, distant metastasis) for curated, "
                 "preprocessed MR sessions of the study's XNAT projects, via 'sarcoma-xnat prognosis'.")
+#: what a card's metrics and plots were computed on (``metrics_source``, ``plots_source``)
+TEST_SOURCE = "held-out test"
+VALIDATION_SOURCE = ("server validation data (also used by the gate to accept updates: "
+                     "optimistic)")
 _PACKAGES = ("sarcoma_xnat", "torch", "monai", "numpy", "nvflare", "SimpleITK", "nibabel",
              "scipy", "matplotlib")
 
@@ -67,7 +72,9 @@ def _sha256(path: Path) -> str:
 
 
 def write_model_card(model_file: str | os.PathLike[str], meta: dict[str, Any],
-                     data: dict[str, Any], metrics: dict[str, Any] | None = None) -> Path:
+                     data: dict[str, Any], metrics: dict[str, Any] | None = None,
+                     evaluations: dict[str, dict[str, Any]] | None = None,
+                     source: str | None = None) -> Path:
     """Write ``model_card.json`` and ``model_card.md`` beside ``model_file``; return the JSON path.
 
     Parameters
@@ -79,7 +86,14 @@ def write_model_card(model_file: str | os.PathLike[str], meta: dict[str, Any],
     data : dict
         Counts of the training (and test) data, e.g. from :func:`cohort_summary`.
     metrics : dict, optional
-        Evaluation report (``evaluate_model``) or the federation's validation scores.
+        Evaluation report (``evaluate_model``) or the federation's validation scores; the
+        plots beside ``model_file`` belong to an evaluation report.
+    evaluations : dict, optional
+        Every evaluation by name (``{"label", "project", "report"}`` or ``"not_evaluated"``),
+        kept under ``evaluations`` with its label.
+    source : str, optional
+        What an evaluation report in ``metrics`` was computed on (``metrics_source`` and
+        ``plots_source``; default :data:`TEST_SOURCE`, ``model train``'s held-out split).
     """
     from sarcoma_xnat.fl.checkpoint import CHECKPOINT_FORMAT, check_private
 
@@ -103,6 +117,14 @@ def write_model_card(model_file: str | os.PathLike[str], meta: dict[str, Any],
         "metrics": _metrics(metrics),
         "software": software_versions(),
     }
+    evaluated = bool(metrics and "endpoints" in metrics)
+    if evaluated:
+        card["metrics_source"] = card["plots_source"] = source or TEST_SOURCE
+    if evaluations:
+        card["evaluations"] = {name: {"label": e.get("label"), "project": e.get("project"),
+                                      **({"metrics": _metrics(e["report"])} if "report" in e
+                                         else {"not_evaluated": e.get("not_evaluated")})}
+                               for name, e in evaluations.items()}
     if "gate" in meta:
         card["gate"] = meta["gate"]
     for key in ("missing_values", "cohort_rules"):  # the cohort-integrity policy (counts only)
@@ -113,7 +135,7 @@ def write_model_card(model_file: str | os.PathLike[str], meta: dict[str, Any],
     path.write_text(json.dumps(card, indent=2, default=float) + "\n")
     model_file.with_name(CARD_MD).write_text(render_markdown(card))
     # the plots evaluate_model just wrote beside the model; none for other metrics (no stale PNGs)
-    figures = model_file.parent if metrics and "endpoints" in metrics else None
+    figures = model_file.parent if evaluated else None
     write_html(card, figures, model_file.with_name(CARD_HTML))
     return path
 
@@ -137,6 +159,7 @@ def _metrics(report: dict[str, Any] | None) -> dict[str, Any]:
     out: dict[str, Any] = {"n": report.get("n")}
     for name, r in report["endpoints"].items():
         out[name] = {k: r[k] for k in ("events", "harrell_c", "uno_c", "uno_tau_months") if k in r}
+    out.update({k: v for k, v in report.items() if k not in ("n", "endpoints")})  # e.g. round scores
     return out
 
 
@@ -171,6 +194,8 @@ def render_markdown(card: dict[str, Any]) -> str:
                       f"subjects per step; no subject's outcome or label is stored."]
     lines += ["", "## Metrics", ""]
     metrics = card["metrics"]
+    if card.get("metrics_source"):
+        lines += [f"Computed on: {card['metrics_source']}.", ""]
     if not metrics:
         lines.append("No held-out evaluation was run for this model.")
     for name, r in metrics.items():
@@ -181,6 +206,12 @@ def render_markdown(card: dict[str, Any]) -> str:
             lines.append(f"- {name}: {r}")
     if metrics.get("n") is not None:
         lines.append(f"- evaluated on {metrics['n']} subjects")
+    for e in (card.get("evaluations") or {}).values():
+        lines += ["", f"### {e['label']} (project {e['project']})", ""]
+        found = e.get("metrics") or {}
+        lines += [f"- {k.upper()} ({r['events']} events): Harrell C {_ci(r['harrell_c'])}; "
+                  f"Uno C {_ci(r['uno_c'])}" for k, r in found.items()
+                  if isinstance(r, dict) and "harrell_c" in r] or [f"- not evaluated: {e.get('not_evaluated')}"]
     if "gate" in card:
         lines += ["", "## Federated rounds (validation gate)", ""]
         lines += [f"- round {g['round']}: merged {g['merged']}, accepted {g['accepted']}, "

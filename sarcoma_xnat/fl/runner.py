@@ -47,8 +47,9 @@ def collect(root: Path) -> FLResult:
                     site_reports=json.loads(finals[-1].read_text()) if finals else None)
 
 
-def _export(result: FLResult, settings: FLSettings, server: SiteConfig, out: Path) -> FLResult:
-    """Write ``out`` (``model.pt`` for ``prognosis``) from the run's global model."""
+def _export(result: FLResult, settings: FLSettings, server: SiteConfig, out: Path,
+            test: SiteConfig | None = None) -> FLResult:
+    """Write ``out`` (``model.pt`` for ``prognosis``) from the run's global model (``test``: held out)."""
     from sarcoma_xnat.fl.export import export_global_model
 
     if result.model_file is None:
@@ -56,7 +57,7 @@ def _export(result: FLResult, settings: FLSettings, server: SiteConfig, out: Pat
                          file=str(result.workspace))
     result.checkpoint = export_global_model(result.model_file, settings.network_args(),
                                             settings.to_dict(), server, out, result.gate_log,
-                                            result.site_reports)
+                                            result.site_reports, test)
     return result
 
 
@@ -102,10 +103,23 @@ def _check_status(job: str, status: str | None, logs: str, where: Path) -> None:
         raise ModelError(f"{job} ended with status {status}; {logs}", file=str(where))
 
 
+def _check_test(test: SiteConfig | None, sites: list[SiteConfig], server: SiteConfig) -> None:
+    """Refuse (before any round) test data that a site or the gate uses."""
+    from sarcoma_xnat.fl.export_eval import check_test_data
+
+    if test is not None:
+        check_test_data(_absolute(test), _absolute(server), [_absolute(s) for s in sites])
+
+
 def simulate(settings: FLSettings, sites: list[SiteConfig], server: SiteConfig,
-             workspace: Path) -> FLResult:
-    """Run ``settings`` in NVFlare's in-process simulator with one client per site config."""
+             workspace: Path, test: SiteConfig | None = None) -> FLResult:
+    """Run ``settings`` in NVFlare's in-process simulator with one client per site config.
+
+    ``test`` (a project no site trains on) gives the exported model card's test metrics.
+    """
     from nvflare.recipe.sim_env import SimEnv
+
+    _check_test(test, sites, server)
 
     workspace = Path(workspace).resolve()
     workspace.mkdir(parents=True, exist_ok=True)
@@ -130,13 +144,15 @@ def simulate(settings: FLSettings, sites: list[SiteConfig], server: SiteConfig,
     _check_status("the simulated federated job", status,
                   f"the server log is {run_dir / 'server' / 'log.txt'}, each site's log "
                   f"<site>/log.txt and <site>/error_log.txt under {run_dir}", run_dir)
-    return _export(collect(run_dir), settings, server, workspace / "model.pt")
+    return _export(collect(run_dir), settings, server, workspace / "model.pt", test)
 
 
 def run_poc(settings: FLSettings, sites: list[SiteConfig], server: SiteConfig, workspace: Path,
-            timeout: float = 900.0) -> FLResult:
+            timeout: float = 900.0, test: SiteConfig | None = None) -> FLResult:
     """Run ``settings`` in NVFlare POC mode: a server and one client process per site, on loopback."""
     from nvflare.recipe.poc_env import PocEnv
+
+    _check_test(test, sites, server)
 
     workspace = Path(workspace).resolve()
     workspace.mkdir(parents=True, exist_ok=True)
@@ -161,7 +177,7 @@ def run_poc(settings: FLSettings, sites: list[SiteConfig], server: SiteConfig, w
         shutil.rmtree(keep, ignore_errors=True)
         shutil.copytree(result_dir, keep)
         _check_status("the POC job", run.get_status(), where, logs)
-        return _export(collect(keep), settings, server, workspace / "model.pt")
+        return _export(collect(keep), settings, server, workspace / "model.pt", test)
     finally:
         try:
             env.stop(clean_up=False)  # stop the processes; the workspace goes after its logs
