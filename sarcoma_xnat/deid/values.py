@@ -15,13 +15,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-__all__ = ["COMMON_WORDS", "IDENTITY_KEYWORDS", "identifying_values", "texts_of", "tokens_of",
-           "value_tokens"]
+__all__ = ["COMMON_WORDS", "IDENTITY_KEYWORDS", "PLACE_WORDS", "identifying_values", "texts_of",
+           "tokens_of", "value_tokens"]
 
 #: attributes whose values identify a person, an institution or an encounter, wherever they are
 IDENTITY_KEYWORDS = frozenset({
@@ -50,6 +51,13 @@ COMMON_WORDS = frozenset({
     "JR", "SR", "II", "III", "IV", "DE", "LA", "DA", "DI", "DU", "EL", "LE", "VON", "VAN", "DEL",
     "DER", "DEN", "OF", "ST", "CT", "PT", "NM", "US", "RT",
 })
+#: ordinary words of institution, department and address values ("Sarcoma" of "St Winifred
+#: Sarcoma Centre"): vocabulary a description needs ("MR THIGH SARCOMA PROTOCOL"), so never
+#: looked for alone in such a value (the whole value and its other words still are)
+PLACE_WORDS = frozenset(
+    line.strip().lower()
+    for line in (Path(__file__).with_name("data") / "place-vocabulary.txt").read_text("utf-8").splitlines()
+    if line.strip() and not line.startswith("#"))
 _SPLIT = re.compile("[\\^=\\s,;/\\\\()\"\ufffd]+")  # U+FFFD: an undecodable delimiter
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
@@ -180,6 +188,10 @@ def _keep(part: str, whole: bool) -> bool:
 def value_tokens(value: str) -> set[str]:
     """Return what to look for from one identifying value: itself, its parts, folded forms."""
     out: set[str] = set()
+    words = _SPLIT.split(value)
+    # a place (not a PN: no component or group delimiters) keeps its vocabulary words
+    place = "^" not in value and "=" not in value and len(words) > 1 and \
+        any(w.lower() in PLACE_WORDS for w in words)
     groups = value.split("=")  # PN: alphabetic=ideographic=phonetic
     candidates = [(value.strip(" ^="), True)]
     for group in groups:
@@ -188,6 +200,8 @@ def value_tokens(value: str) -> set[str]:
         for component in components[:3]:  # family, given, middle; not prefix or suffix
             candidates += [(p.strip(" .'-"), False) for p in _SPLIT.split(component)]
     for text, whole in candidates:
+        if place and not whole and text.lower() in PLACE_WORDS:
+            continue
         for form in {text, _fold(text)}:
             if _keep(form, whole):
                 out.add(form)
