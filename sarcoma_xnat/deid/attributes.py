@@ -19,7 +19,7 @@ from sarcoma_xnat.deid.scrub import Scrubber
 
 __all__ = ["BINARY_VRS", "CODE", "CODED_KEYWORDS", "DUMMY", "GONE", "GRAPHICS_GROUPS", "INERT_VRS",
            "KEEP", "KEPT_DESCRIPTORS", "PADDING", "PATIENT_ID", "PATIENT_NAME", "SCRUBBED_VRS",
-           "STRING_VRS", "TEXT", "TEXT_VRS", "WALK", "WalkContext", "decode_text",
+           "STRING_VRS", "TEXT", "TEXT_VRS", "WALK", "WalkContext", "as_read_value", "decode_text",
            "dictionary_vr_of", "is_empty", "resolve_un", "shift_date"]
 
 #: descriptors the study keeps (scrubbed) under Clean Descriptors; other "C" text is removed,
@@ -132,3 +132,20 @@ def shift_date(value: str, vr: str, days: int) -> str:
     except ValueError:
         return ""
     return (date + dt.timedelta(days=days)).strftime("%Y%m%d") + (digits[8:] if vr == "DT" else "")
+
+
+def as_read_value(ds: Dataset, tag: int, keyword: str, default: object = "",
+                  multi: bool = False) -> object:
+    """Return ``ds.get(keyword, default)``; a CS or UI element still as read is not converted.
+
+    Its bytes are decoded as pydicom decodes them (``values.multi_string``: the default
+    character set, trailing spaces and nulls removed, a list when multi-valued), so the
+    element stays raw and is written back as read. A multi-valued one goes through
+    pydicom unless ``multi`` (the caller reads a list as pydicom's MultiValue).
+    """
+    elem = ds._dict.get(tag)  # type: ignore[call-overload]
+    if elem is not None and getattr(elem, "is_raw", False) and elem.VR in ("CS", "UI") \
+            and isinstance(elem.value, bytes) and (multi or b"\\" not in elem.value):
+        items = elem.value.decode("latin-1").rstrip(" \x00").split("\\")
+        return items[0] if len(items) == 1 else items
+    return ds.get(keyword, default)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydicom.dataset import Dataset
 
+from sarcoma_xnat.deid.attributes import as_read_value
 from sarcoma_xnat.errors import DeidentificationError
 
 __all__ = ["BURNED_IN_SOP_CLASSES", "RISKY_MODALITIES", "check_burned_in"]
@@ -41,12 +42,12 @@ def check_burned_in(ds: Dataset, file: str | None = None, has_pixels: bool | Non
     says NO. Objects without pixels (SEG, RTSTRUCT, SR) pass. ``has_pixels`` says whether
     the file has pixel data when ``ds`` is its header only (:mod:`sarcoma_xnat.deid.split`).
     """
-    flag = str(ds.get("BurnedInAnnotation", "") or "").strip().upper()
+    flag = str(as_read_value(ds, 0x00280301, "BurnedInAnnotation") or "").strip().upper()
     if flag == "YES":
         raise DeidentificationError("refused: Burned In Annotation (0028,0301) is YES; "
                                     "burned-in text cannot be removed by header cleaning",
                                     file=file)
-    image_type = ds.get("ImageType")
+    image_type = as_read_value(ds, 0x00080008, "ImageType", None, multi=True)
     if image_type is not None:
         values = {str(v).strip().upper() for v in (image_type if image_type.__class__ is not str
                                                    else [image_type])}
@@ -57,11 +58,12 @@ def check_burned_in(ds: Dataset, file: str | None = None, has_pixels: bool | Non
         has_pixels = "PixelData" in ds or "FloatPixelData" in ds
     if flag == "NO" or not has_pixels and "EncapsulatedDocument" not in ds:
         return
-    sop_class = str(ds.get("SOPClassUID", ""))
+    sop_class = str(as_read_value(ds, 0x00080016, "SOPClassUID"))
     if sop_class in BURNED_IN_SOP_CLASSES:
         raise DeidentificationError(f"refused: {BURNED_IN_SOP_CLASSES[sop_class]} objects may carry "
                                     "burned-in text and Burned In Annotation is not NO", file=file)
-    modality = str(ds.get("Modality", "")).strip().upper()
+    modality = str(as_read_value(ds, 0x00080060, "Modality")).strip().upper()
     if modality in RISKY_MODALITIES:
         raise DeidentificationError(f"refused: modality {modality} images may carry burned-in "
                                     "text and Burned In Annotation is not NO", file=file)
+

@@ -92,11 +92,31 @@ def check_complete(ds: Dataset, label: str, pixel_bytes: int | None = None,
 
 def _native_pixel_bytes(ds: Dataset) -> int | None:
     try:
-        bits = (int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1))
-                * int(ds.get("NumberOfFrames", 1) or 1) * int(ds.BitsAllocated))
+        bits = (int(_value(ds, 0x00280010, "Rows")) * int(_value(ds, 0x00280011, "Columns"))
+                * int(_value(ds, 0x00280002, "SamplesPerPixel", 1))
+                * int(_value(ds, 0x00280008, "NumberOfFrames", 1) or 1)
+                * int(_value(ds, 0x00280100, "BitsAllocated")))
     except (AttributeError, TypeError, ValueError):
         return None
     return (bits + 7) // 8
+
+
+_NO_DEFAULT = object()
+
+
+def _value(ds: Dataset, tag: int, keyword: str, default: object = _NO_DEFAULT) -> object:
+    """Return ``ds.<keyword>`` (or ``ds.get(keyword, default)``); a US value as read stays raw.
+
+    A raw US element of one value is unpacked from its bytes (what pydicom would give)
+    without converting the element, so it is written back as read.
+    """
+    elem = ds._dict.get(tag)  # type: ignore[call-overload]
+    if elem is None and default is not _NO_DEFAULT:
+        return default
+    if elem is not None and getattr(elem, "is_raw", False) and elem.VR == "US" \
+            and isinstance(elem.value, bytes) and len(elem.value) == 2:
+        return struct.unpack("<H" if elem.is_little_endian else ">H", elem.value)[0]
+    return getattr(ds, keyword) if default is _NO_DEFAULT else ds.get(keyword, default)
 
 
 def dataset_bytes(ds: Dataset) -> bytes:

@@ -23,6 +23,7 @@ from pydicom.filewriter import write_data_element, write_file_meta_info
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
+from sarcoma_xnat.deid.attributes import as_read_value
 from sarcoma_xnat.deid.dicomio import dataset_bytes
 
 __all__ = ["encode", "encoded_element"]
@@ -64,15 +65,15 @@ class _Writer:
         if (ds.original_character_set != ds._character_set
                 or ds.original_encoding != self.encoding) and any(
                     getattr(e, "is_raw", False) or " or " in (e.VR or "")
-                    for e in map(ds.get_item, ds.keys())):
+                    for e in ds._dict.values()):
             raise _Fallback  # pydicom would re-read every element, resolving ambiguous VRs
         encodings = ds.get("SpecificCharacterSet", parent)
-        return b"".join(self.element(ds, tag, encodings) for tag in sorted(ds.keys())
+        return b"".join(self.element(ds, tag, encodings) for tag in sorted(ds._dict, key=int)
                         if tag & 0xFFFF or tag >> 16 <= 6)  # no retired group length (PS3.5 7.2)
 
     def element(self, ds: Dataset, tag: int, encodings: str | list[str]) -> bytes:
-        """Return one element of ``ds`` encoded (tag, VR, length, value)."""
-        elem = ds.get_item(tag)
+        """Return one element of ``ds`` encoded (tag, VR, length, value); ``tag`` a key of ``ds``."""
+        elem = ds._dict[tag]
         if getattr(elem, "is_raw", False):
             value = elem.value
             if elem.length == _UNDEFINED and elem.VR == "SQ" and isinstance(value, bytes):
@@ -162,8 +163,8 @@ def encode(ds: Dataset) -> bytes:
     syntax = getattr(meta, "TransferSyntaxUID", None)
     if syntax is None or syntax == DeflatedExplicitVRLittleEndian or not syntax.is_transfer_syntax \
             or "PixelData" in ds or ds.get("SOPInstanceUID") != meta.get(
-                "MediaStorageSOPInstanceUID") or ds.get("SOPClassUID") != meta.get(
-                "MediaStorageSOPClassUID"):
+                "MediaStorageSOPInstanceUID") or as_read_value(
+                    ds, 0x00080016, "SOPClassUID", None) != meta.get("MediaStorageSOPClassUID"):
         return dataset_bytes(ds)  # pydicom's writer sets what these need
     writer = _Writer(syntax.is_little_endian, syntax.is_implicit_VR)
     try:

@@ -220,7 +220,8 @@ def deidentify_folder(input_dir: str | os.PathLike[str], output_dir: str | os.Pa
     jobs = default_jobs() if jobs is None else jobs
     pools = StudyValues(files, jobs)  # first pass: identifying values per study and patient
     results = map_files(_one, list(enumerate(files, start=1)), jobs, _set_run,
-                        (_Run(src, dest, deidentifier, pools),))
+                        (_Run(src, dest, deidentifier, pools),),
+                        [id(pools.tokens(path)) for path in files])
     try:
         for done in progress(results, desc="de-identifying", total=len(files)):
             inputs.update(done.rel.encode() + b"\0" + done.input_sha256)

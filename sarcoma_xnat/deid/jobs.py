@@ -12,6 +12,7 @@ the work done in this process.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import multiprocessing
 import os
@@ -63,14 +64,41 @@ def _start_worker(init: Callable[..., None] | None, args: tuple[Any, ...]) -> No
         init(*args)
 
 
+def _chunk(func: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """Return ``func(item)`` for every item of one chunk (in a worker)."""
+    return [func(item) for item in items]
+
+
+def _chunks(groups: Sequence[object], jobs: int) -> list[range]:
+    """Return runs of positions with the same group, none longer than a fair share.
+
+    Files of one study go to one worker as far as load allows, so the per-study work a
+    worker remembers (compiled token patterns, the walker's memo) is done once, not in
+    every worker.
+    """
+    cap = max(8, -(-len(groups) // (jobs * 6)))
+    out: list[range] = []
+    start = 0
+    for at in range(1, len(groups) + 1):
+        if at == len(groups) or groups[at] != groups[start]:
+            size = at - start  # a run longer than the cap: split into even pieces
+            pieces = -(-size // cap)
+            out.extend(range(start + size * i // pieces, start + size * (i + 1) // pieces)
+                       for i in range(pieces))
+            start = at
+    return out
+
+
 def map_files(func: Callable[[T], R], items: Sequence[T], jobs: int,
               init: Callable[..., None] | None = None,
-              init_args: tuple[Any, ...] = ()) -> Iterator[R]:
+              init_args: tuple[Any, ...] = (),
+              groups: Sequence[object] | None = None) -> Iterator[R]:
     """Yield ``func(item)`` for every item, in order, computed in ``jobs`` processes.
 
     ``init(*init_args)`` sets up the per-run state ``func`` reads (in each worker, or in
     this process when ``jobs`` is 1 or there is one item). ``func`` must be a module-level
-    function.
+    function. ``groups`` (one per item) keeps consecutive items of a group in the same
+    worker where it can (see :func:`_chunks`); the results do not depend on it.
     """
     if jobs < 1:
         raise ConfigurationError(f"--jobs must be at least 1, got {jobs}")
@@ -84,7 +112,12 @@ def map_files(func: Callable[[T], R], items: Sequence[T], jobs: int,
         return
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else methods[0])
-    chunk = max(1, min(32, len(items) // (jobs * 8)))
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
                              initargs=(init, init_args)) as pool:
-        yield from pool.map(func, items, chunksize=chunk)
+        if groups is None:
+            chunk = max(1, min(32, len(items) // (jobs * 8)))
+            yield from pool.map(func, items, chunksize=chunk)
+            return
+        for done in pool.map(_chunk, itertools.repeat(func),
+                             [items[r.start:r.stop] for r in _chunks(groups, jobs)]):
+            yield from done

@@ -9,12 +9,15 @@ preamble be replaced (item 7), since they may carry identifying values.
 
 from __future__ import annotations
 
-from pydicom.dataelem import RawDataElement
+from pydicom import config
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 
 from sarcoma_xnat import __version__
+from sarcoma_xnat.deid.attributes import as_read_value
 from sarcoma_xnat.deid.encode import encoded_element
 from sarcoma_xnat.deid.pixels import CLEAN_PIXEL_DATA_CODE
 from sarcoma_xnat.deid.profile import PROFILE_EDITION
@@ -22,6 +25,7 @@ from sarcoma_xnat.deid.profile import PROFILE_EDITION
 __all__ = ["METHOD", "replace_file_meta", "stamp"]
 
 _METHOD_CODES = 0x00120064  # De-identification Method Code Sequence
+_IDENTITY_REMOVED, _METHOD, _LONGITUDINAL = 0x00120062, 0x00120063, 0x00280303
 #: the De-identification Method this tool records
 METHOD = f"sarcoma-xnat {__version__}: PS3.15 {PROFILE_EDITION} Basic Profile"
 
@@ -35,12 +39,15 @@ def stamp(ds: Dataset, codes: list[tuple[str, str]], pseudonym: str, shift: int 
     """
     if "PatientName" not in ds:
         ds.PatientName = pseudonym
-    ds.PatientIdentityRemoved = "YES"
+    form = (ds.original_encoding, tuple(ds._character_set), pixels_cleaned)
+    _put(ds, _IDENTITY_REMOVED, "PatientIdentityRemoved", "YES", form, cache)
     previous = ds.get("DeidentificationMethod")  # a value: str, or MultiValue when VM > 1
     methods = ([] if not previous else [previous] if isinstance(previous, str)
                else list(previous))
-    ds.DeidentificationMethod = [str(m) for m in methods if m and m != METHOD] + [METHOD]
-    form = (ds.original_encoding, tuple(ds._character_set), pixels_cleaned)
+    if methods:
+        ds.DeidentificationMethod = [str(m) for m in methods if m and m != METHOD] + [METHOD]
+    else:
+        _put(ds, _METHOD, "DeidentificationMethod", [METHOD], form, cache)
     encoded = cache.get(form)
     if encoded is not None:
         ds._dict[encoded.tag] = encoded  # type: ignore[assignment]
@@ -56,19 +63,36 @@ def stamp(ds: Dataset, codes: list[tuple[str, str]], pseudonym: str, shift: int 
         encoded = encoded_element(ds, _METHOD_CODES)
         if encoded is not None:
             cache[form] = encoded
-    ds.LongitudinalTemporalInformationModified = (
-        "MODIFIED" if shift is not None else "UNMODIFIED" if keep_dates else "REMOVED")
+    _put(ds, _LONGITUDINAL, "LongitudinalTemporalInformationModified",
+         "MODIFIED" if shift is not None else "UNMODIFIED" if keep_dates else "REMOVED",
+         form, cache)
+
+
+def _put(ds: Dataset, tag: int, keyword: str, value: str | list[str], form: object,
+         cache: dict[object, RawDataElement]) -> None:
+    """Set ``ds.<keyword> = value``, as the raw element it was encoded as before in this form."""
+    key = (form, tag, value if isinstance(value, str) else tuple(value))
+    encoded = cache.get(key)
+    if encoded is not None:
+        ds._dict[encoded.tag] = encoded  # type: ignore[assignment]
+        return
+    setattr(ds, keyword, value)
+    encoded = encoded_element(ds, tag)
+    if encoded is not None:
+        cache[key] = encoded
 
 
 def replace_file_meta(ds: Dataset) -> None:
     """Replace the file meta information and preamble with our own (PS3.15 E.1.1 item 7)."""
     old = getattr(ds, "file_meta", None)
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = ds.get("SOPClassUID", "")
-    meta.MediaStorageSOPInstanceUID = ds.get("SOPInstanceUID", "")
+    elements = [(0x00020002, "UI", as_read_value(ds, 0x00080016, "SOPClassUID")),
+                (0x00020003, "UI", ds.get("SOPInstanceUID", ""))]
     if old is not None and "TransferSyntaxUID" in old:
-        meta.TransferSyntaxUID = old.TransferSyntaxUID
-    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-    meta.ImplementationVersionName = f"SXNAT_{__version__}"[:16]
+        elements.append((0x00020010, "UI", old.TransferSyntaxUID))
+    elements += [(0x00020012, "UI", PYDICOM_IMPLEMENTATION_UID),
+                 (0x00020013, "SH", f"SXNAT_{__version__}"[:16])]
+    for tag, vr, value in elements:  # as meta.<Keyword> = value makes them, without validation
+        meta._dict[BaseTag(tag)] = DataElement(tag, vr, value, validation_mode=config.IGNORE)
     ds.file_meta = meta
     ds.preamble = b"\0" * 128

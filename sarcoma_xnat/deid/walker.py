@@ -76,7 +76,8 @@ class Walker(Actions):
                     del ds[tag]
                 else:
                     ds._dict[tag] = out
-                ctx.counts.update(counts)
+                if counts:
+                    ctx.counts.update(counts)
                 continue
             self._walk(ds, tag, ctx)
         if private:
