@@ -72,7 +72,7 @@ class _Writer:
                         if tag & 0xFFFF or tag >> 16 <= 6)  # no retired group length (PS3.5 7.2)
 
     def element(self, ds: Dataset, tag: int, encodings: str | list[str]) -> bytes:
-        """Return one element of ``ds`` encoded (tag, VR, length, value); ``tag`` a key of ``ds``."""
+        """Return one element of ``ds`` (``tag``: a key of it) encoded: tag, VR, length, value."""
         elem = ds._dict[tag]
         if getattr(elem, "is_raw", False):
             value = elem.value

@@ -49,27 +49,30 @@ class Walker(Actions):
                 private.append(tag)
                 continue
             number = int(tag)  # keys compared as plain ints: pydicom's Tag compares in Python
-            plan = plans.get((number, elem.VR))
+            vr = elem.VR
+            plan = plans.get((number, vr))
             if plan is None:
-                plan = plans[(number, elem.VR)] = self._plan(tag, elem.VR)
+                plan = plans[(number, vr)] = self._plan(tag, vr)
             if plan is KEEP:
                 continue
+            raw = getattr(elem, "is_raw", False)
             if plan is not WALK:  # unlisted text: scrub; as-read ASCII found clean is kept
-                data = elem.value if getattr(elem, "is_raw", False) else None
+                data = elem.value if raw else None
                 if not (isinstance(data, bytes) and data.isascii() and b"\x1b" not in data
                         and not ctx.scrubber.is_dirty(data.decode("ascii"), plan is TEXT)):
                     self._scrub(ds, tag, ctx, patterns=plan is TEXT)
                 continue
-            data = elem.value if memo is not None and getattr(elem, "is_raw", False) else None
+            data = elem.value if memo is not None and raw else None
             if isinstance(data, bytes) and len(data) <= MEMO_VALUE:
-                key = (number, elem.VR, elem.length, data)
+                key = (number, vr, elem.length, data)
                 hit = memo.get(key)  # type: ignore[union-attr]
                 if hit is None:
                     before = Counter(ctx.counts)
                     self._walk(ds, tag, ctx)
                     out = encoded_element(ds, tag) if tag in ds else GONE
-                    if out is not None:
-                        memo[key] = (out, ctx.counts - before)  # type: ignore[index]
+                    if out is not None:  # the actions counted, as (action, count) pairs
+                        counted = tuple((ctx.counts - before).items())
+                        memo[key] = (out, counted)  # type: ignore[index]
                     continue
                 out, counts = hit  # type: ignore[misc]
                 if out is GONE:
@@ -77,7 +80,9 @@ class Walker(Actions):
                 else:
                     ds._dict[tag] = out
                 if counts:
-                    ctx.counts.update(counts)
+                    total = ctx.counts
+                    for action, count in counts:
+                        total[action] += count
                 continue
             self._walk(ds, tag, ctx)
         if private:
