@@ -16,6 +16,7 @@ import itertools
 import logging
 import multiprocessing
 import os
+import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -53,6 +54,19 @@ def quiet() -> Iterator[None]:
         finally:
             logger.disabled = disabled
             config.settings.reading_validation_mode = mode
+
+
+def _start_method() -> str:
+    """Return ``fork`` where it is safe, else ``forkserver`` (or the platform's default).
+
+    A process that has loaded gRPC (NVFlare's transport, e.g. in a test run or an FL
+    client) must not fork: gRPC's poller threads do not survive it and the workers abort
+    ("Check failed: ... KICKED"), so the pool then starts from a fresh server process.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    if "grpc._cython.cygrpc" in sys.modules and "forkserver" in methods:
+        return "forkserver"
+    return "fork" if "fork" in methods else methods[0]
 
 
 def _start_worker(init: Callable[..., None] | None, args: tuple[Any, ...]) -> None:
@@ -110,8 +124,7 @@ def map_files(func: Callable[[T], R], items: Sequence[T], jobs: int,
             for item in items:
                 yield func(item)
         return
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else methods[0])
+    context = multiprocessing.get_context(_start_method())
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
                              initargs=(init, init_args)) as pool:
         if groups is None:
