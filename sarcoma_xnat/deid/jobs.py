@@ -56,17 +56,14 @@ def quiet() -> Iterator[None]:
             config.settings.reading_validation_mode = mode
 
 
-def _start_method() -> str:
-    """Return ``fork`` where it is safe, else ``forkserver`` (or the platform's default).
+def _fork_is_unsafe() -> bool:
+    """Return whether this process has loaded gRPC, whose threads do not survive ``fork``.
 
-    A process that has loaded gRPC (NVFlare's transport, e.g. in a test run or an FL
-    client) must not fork: gRPC's poller threads do not survive it and the workers abort
-    ("Check failed: ... KICKED"), so the pool then starts from a fresh server process.
+    A process that has loaded gRPC (NVFlare's transport, e.g. a test run after the FL
+    tests, or an FL client) must not fork workers: gRPC's poller threads abort in the child
+    ("Check failed: ... KICKED"). Such a process does the work itself, in order.
     """
-    methods = multiprocessing.get_all_start_methods()
-    if "grpc._cython.cygrpc" in sys.modules and "forkserver" in methods:
-        return "forkserver"
-    return "fork" if "fork" in methods else methods[0]
+    return "grpc._cython.cygrpc" in sys.modules
 
 
 def _start_worker(init: Callable[..., None] | None, args: tuple[Any, ...]) -> None:
@@ -117,6 +114,8 @@ def map_files(func: Callable[[T], R], items: Sequence[T], jobs: int,
     if jobs < 1:
         raise ConfigurationError(f"--jobs must be at least 1, got {jobs}")
     jobs = min(jobs, len(items))
+    if jobs > 1 and _fork_is_unsafe():
+        jobs = 1
     if jobs <= 1:
         if init is not None:
             init(*init_args)
@@ -124,7 +123,8 @@ def map_files(func: Callable[[T], R], items: Sequence[T], jobs: int,
             for item in items:
                 yield func(item)
         return
-    context = multiprocessing.get_context(_start_method())
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else methods[0])
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
                              initargs=(init, init_args)) as pool:
         if groups is None:

@@ -1,7 +1,8 @@
-"""Workers do not fork a process that has loaded gRPC (its threads do not survive fork)."""
+"""Workers are not forked from a process that has loaded gRPC (its threads do not survive fork)."""
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 
@@ -10,11 +11,15 @@ import pytest
 from sarcoma_xnat.deid import jobs
 
 
-def test_a_process_with_grpc_starts_workers_from_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    if "forkserver" not in jobs.multiprocessing.get_all_start_methods():
-        pytest.skip("no forkserver on this platform")
+def _pid(_: object) -> int:
+    return os.getpid()
+
+
+def test_a_process_with_grpc_does_the_work_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delitem(sys.modules, "grpc._cython.cygrpc", raising=False)
-    assert jobs._start_method() == "fork"
+    assert not jobs._fork_is_unsafe()
+    assert set(jobs.map_files(_pid, list(range(8)), 2)) != {os.getpid()}  # workers
     monkeypatch.setitem(sys.modules, "grpc._cython.cygrpc", types.ModuleType("cygrpc"))
-    assert jobs._start_method() == "forkserver"
+    assert jobs._fork_is_unsafe()
+    assert set(jobs.map_files(_pid, list(range(8)), 2)) == {os.getpid()}
     assert list(jobs.map_files(abs, [-3, -1, -2, 4], 2)) == [3, 1, 2, 4]
