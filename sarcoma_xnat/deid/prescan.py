@@ -81,6 +81,17 @@ class _Scan:
         if end > len(self.data):
             raise _Slow if self.whole else _More
 
+    def explicit(self, pos: int) -> tuple[bytes, int, int]:
+        """Return the VR, value length and value start of the explicit-VR element at ``pos``."""
+        data = self.data
+        raw_vr = data[pos + 4:pos + 6]
+        if raw_vr not in _VRS:
+            raise _Slow
+        if raw_vr in _LONG:  # reserved 2 bytes, then a 4-byte length (PS3.5 7.1.2)
+            self.need(pos + 12)
+            return raw_vr, _L.unpack_from(data, pos + 8)[0], pos + 12
+        return raw_vr, _H.unpack_from(data, pos + 6)[0], pos + 8
+
     def convert(self, tag: int, vr: str, value: bytes, charset: str | list[str]) -> object:
         """Return the value pydicom reads from ``value`` (remembered: series repeat them)."""
         key = ("value", tuple(charset) if isinstance(charset, list) else charset, tag, vr, value)
@@ -122,16 +133,7 @@ class _Scan:
                 (length,) = _L.unpack_from(data, pos + 4)
                 start, vr = pos + 8, self.implicit_vr(tag, creators)
             else:
-                raw_vr = data[pos + 4:pos + 6]
-                if raw_vr not in _VRS:
-                    raise _Slow
-                if raw_vr in _LONG:
-                    self.need(pos + 12)
-                    (length,) = _L.unpack_from(data, pos + 8)
-                    start = pos + 12
-                else:
-                    (length,) = _H.unpack_from(data, pos + 6)
-                    start = pos + 8
+                raw_vr, length, start = self.explicit(pos)
                 vr = raw_vr.decode()
                 if vr == "UN":
                     vr = self.unknown_vr(tag, creators, length)
@@ -255,16 +257,7 @@ def _scan(data: bytes, whole: bool, memo: dict[object, Any]) -> _Found:
         group, element = _HH.unpack_from(data, pos)
         if group != 2:
             break
-        raw_vr = data[pos + 4:pos + 6]
-        if raw_vr not in _VRS:
-            raise _Slow
-        if raw_vr in _LONG:
-            scan.need(pos + 12)
-            (length,) = _L.unpack_from(data, pos + 8)
-            start = pos + 12
-        else:
-            (length,) = _H.unpack_from(data, pos + 6)
-            start = pos + 8
+        _, length, start = scan.explicit(pos)
         scan.need(start + length)
         if element == 0x0010:
             syntax = data[start:start + length].rstrip(b"\0 ").decode("ascii")
