@@ -14,6 +14,7 @@ encoding, an ambiguous VR, a deflated transfer syntax) it falls back to that wri
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator, Mapping
 
 from pydicom.charset import convert_encodings, default_encoding
 from pydicom.dataelem import RawDataElement
@@ -35,6 +36,8 @@ _LONG = frozenset(str(vr) for vr in EXPLICIT_VR_LENGTH_32)
 _STRING_VRS = frozenset({"AE", "AS", "CS", "DA", "DT", "TM", "UI", "UR"})
 _TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC"})
 _NUMBER_FORMATS = {"US": "H", "SS": "h", "UL": "L", "SL": "l", "FL": "f", "FD": "d"}
+#: the bytes a data set was read from, and its top-level elements as read (tag -> element)
+Source = tuple[bytes, Mapping[int, object]]
 
 
 class _Fallback(Exception):
@@ -60,16 +63,48 @@ class _Writer:
             return self._long.pack(tag >> 16, tag & 0xFFFF, vr.encode(), 0, length)
         return self._short.pack(tag >> 16, tag & 0xFFFF, vr.encode(), length)
 
-    def dataset(self, ds: Dataset, parent: str | list[str]) -> bytes:
-        """Return ``ds`` encoded as pydicom's ``write_dataset`` would encode it."""
+    def dataset(self, ds: Dataset, parent: str | list[str], source: Source | None = None) -> bytes:
+        """Return ``ds`` encoded as pydicom's ``write_dataset`` would encode it.
+
+        With ``source`` (the file ``ds`` was read from, top level only), elements still
+        the objects read from it are copied from its bytes, in runs: the same bytes.
+        """
         if (ds.original_character_set != ds._character_set
                 or ds.original_encoding != self.encoding) and any(
                     getattr(e, "is_raw", False) or " or " in (e.VR or "")
                     for e in ds._dict.values()):
             raise _Fallback  # pydicom would re-read every element, resolving ambiguous VRs
         encodings = ds.get("SpecificCharacterSet", parent)
-        return b"".join(self.element(ds, tag, encodings) for tag in sorted(ds._dict, key=int)
-                        if tag & 0xFFFF or tag >> 16 <= 6)  # no retired group length (PS3.5 7.2)
+        tags = [tag for tag in sorted(ds._dict, key=int)
+                if tag & 0xFFFF or tag >> 16 <= 6]  # no retired group length (PS3.5 7.2)
+        if source is None:
+            return b"".join(self.element(ds, tag, encodings) for tag in tags)
+        return b"".join(self._copied(ds, tags, encodings, source))
+
+    def _copied(self, ds: Dataset, tags: list[int], encodings: str | list[str],
+                source: Source) -> Iterator[bytes]:
+        """Yield the encoded elements of ``ds``, those still as read as runs of the file's bytes."""
+        data, originals = source
+        elements, implicit = ds._dict, self.implicit
+        start = end = -1
+        for tag in tags:
+            elem = elements[tag]
+            if elem is originals.get(tag) and elem.value is not None:  # type: ignore[union-attr]
+                long = not implicit and elem.VR in _LONG  # type: ignore[union-attr]
+                at = elem.value_tell - (12 if long else 8)  # type: ignore[union-attr]
+                if not long or data[at + 6:at + 8] == b"\0\0":  # reserved bytes as we write them
+                    if at != end:
+                        if end > start:
+                            yield data[start:end]
+                        start = at
+                    end = elem.value_tell + elem.length  # type: ignore[union-attr]
+                    continue
+            if end > start:
+                yield data[start:end]
+            start = end = -1
+            yield self.element(ds, tag, encodings)
+        if end > start:
+            yield data[start:end]
 
     def element(self, ds: Dataset, tag: int, encodings: str | list[str]) -> bytes:
         """Return one element of ``ds`` (``tag``: a key of it) encoded: tag, VR, length, value."""
@@ -153,11 +188,14 @@ def encoded_element(ds: Dataset, tag: int) -> RawDataElement | None:
                           writer.order == "<")
 
 
-def encode(ds: Dataset) -> bytes:
+def encode(ds: Dataset, source: Source | None = None) -> bytes:
     """Return ``ds`` as a DICOM Part 10 file, the same bytes as ``dataset_bytes(ds)``.
 
     ``ds`` must carry the file meta it is to be written with (the de-identifier sets
-    it); its transfer syntax decides the encoding.
+    it); its transfer syntax decides the encoding. ``source`` — the bytes ``ds`` was
+    read from and its elements as read (tag to element object,
+    :func:`~sarcoma_xnat.deid.header.read_header`) — lets the elements still as read
+    be copied from those bytes.
     """
     meta = getattr(ds, "file_meta", None)
     syntax = getattr(meta, "TransferSyntaxUID", None)
@@ -168,7 +206,7 @@ def encode(ds: Dataset) -> bytes:
         return dataset_bytes(ds)  # pydicom's writer sets what these need
     writer = _Writer(syntax.is_little_endian, syntax.is_implicit_VR)
     try:
-        body = writer.dataset(ds, "iso8859")
+        body = writer.dataset(ds, "iso8859", source)
     except _Fallback:
         return dataset_bytes(ds)
     return (getattr(ds, "preamble", None) or b"\0" * 128) + b"DICM" + _meta_bytes(meta) + body

@@ -2,8 +2,9 @@
 
 De-identification changes the header, never the pixels (unless the Clean Pixel Data
 option says so, :mod:`sarcoma_xnat.deid.pixels`). So the file is read once into
-memory, the header is parsed up to the Pixel Data element (pydicom's
-``stop_before_pixels``), and the Pixel Data element — tag, VR, length and value,
+memory, the header is parsed up to the Pixel Data element (as pydicom's
+``stop_before_pixels`` reads it; :mod:`sarcoma_xnat.deid.header` makes the same data
+set faster for the usual layouts), and the Pixel Data element — tag, VR, length and value,
 native or encapsulated — is kept as raw bytes and appended untouched after the new
 header. The output keeps the input's transfer syntax, so those bytes are valid as
 they are. A file whose layout does not allow this (deflated data set, elements after
@@ -22,12 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pydicom
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from sarcoma_xnat.deid.dicomio import check_complete
-from sarcoma_xnat.deid.encode import encode
+from sarcoma_xnat.deid.encode import Source, encode
+from sarcoma_xnat.deid.header import read_header
 from sarcoma_xnat.errors import DeidentificationError
 
 __all__ = ["SplitFile", "read_split", "split_bytes", "whole_bytes"]
@@ -53,17 +56,29 @@ class SplitFile:
         The Pixel Data (or Float/Double Float Pixel Data) element as encoded in the file.
     has_pixels : bool
         Whether the file has pixel data (in ``pixels`` or in ``dataset``).
+    source : tuple, optional
+        The file's bytes and the header's elements as read, when the fast reader read
+        it: elements still unchanged are written as those bytes
+        (:func:`~sarcoma_xnat.deid.encode.encode`).
+    span : tuple of int, optional
+        Where ``pixels`` starts and ends in the file (None when read whole).
     """
 
     dataset: Dataset
     pixels: bytes
     has_pixels: bool
+    source: Source | None = None
+    span: tuple[int, int] | None = None
 
     def encode(self) -> bytes:
         """Return the (de-identified) header followed by the untouched pixel data element."""
+        return self.encode_header() + self.pixels
+
+    def encode_header(self) -> bytes:
+        """Return the (de-identified) file up to the pixel data element (all of it if read whole)."""
         if self.pixels and max(map(int, self.dataset._dict), default=0) >= _PIXEL_TAGS[1]:
             raise DeidentificationError("the header gained an element after the pixel data")
-        return encode(self.dataset) + self.pixels
+        return encode(self.dataset, self.source)
 
 
 def read_split(path: str | os.PathLike[str], name: str | None = None) -> SplitFile:
@@ -85,10 +100,19 @@ def read_split(path: str | os.PathLike[str], name: str | None = None) -> SplitFi
 
 def split_bytes(data: bytes, label: str) -> SplitFile:
     """Split the bytes of a DICOM file as :func:`read_split` does; ``label`` names it in errors."""
-    stream = io.BytesIO(data)
-    ds = _parse(stream, label, stop_before_pixels=True)
+    fast = read_header(data)
+    source: Source | None = None
+    if fast is not None:
+        ds, start = fast
+        # the raw elements as read (immutable: one still in the data set is unchanged, and
+        # is copied as its bytes); a parsed sequence may be cleaned in place, so it is not
+        source = (data, {tag: elem for tag, elem in ds._dict.items()
+                         if elem.__class__ is RawDataElement})
+    else:
+        stream = io.BytesIO(data)
+        ds = _parse(stream, label, stop_before_pixels=True)
+        start = stream.tell()
     syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-    start = stream.tell()
     end = None
     if syntax != DeflatedExplicitVRLittleEndian and start < len(data):
         end = _element_end(data, start, ds, label)
@@ -98,7 +122,7 @@ def split_bytes(data: bytes, label: str) -> SplitFile:
     pixels = data[start:end] if end is not None else b""
     check_complete(ds, label, pixel_bytes=_value_length(pixels, ds) if pixels else None,
                    has_pixels=bool(pixels))
-    return SplitFile(ds, pixels, bool(pixels))
+    return SplitFile(ds, pixels, bool(pixels), source, (start, start + len(pixels)))
 
 
 def whole_bytes(data: bytes, label: str) -> SplitFile:

@@ -18,7 +18,9 @@ from deidcorpus import build_corpus
 from pydicom.data import get_testdata_file
 
 from sarcoma_xnat.deid import Deidentifier, deidentify_folder
+from sarcoma_xnat.deid import split
 from sarcoma_xnat.deid.collect import header_values
+from sarcoma_xnat.deid.header import read_header
 from sarcoma_xnat.deid.prescan import scan_values
 from sarcoma_xnat.deid.values import identifying_values
 
@@ -80,7 +82,15 @@ def test_clean_pass_parses_each_file_once(session_dir: Path, tmp_path: Path,
         calls.append(args[0])
         return read(*args, **kwargs)  # type: ignore[arg-type]
 
+    def fast(data: bytes) -> object:
+        found = read_header(data)
+        if found is not None:  # read by the fast reader: pydicom is not called for it
+            calls.append("fast")
+        return found
+
     monkeypatch.setattr(pydicom, "dcmread", counting)
+    monkeypatch.setattr(split, "read_header", fast)
     report = deidentify_folder(session_dir, tmp_path / "out", deidentifier, jobs=1)
     assert len(report.written) >= 5 and not report.skipped
     assert len(calls) == len(report.written)
+    assert "fast" in calls

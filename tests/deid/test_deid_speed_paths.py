@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
+import struct
 from pathlib import Path
 
 import pydicom
@@ -94,10 +95,57 @@ def test_encoder_matches_pydicom_on_every_corpus_file(tmp_path: Path,
                                                       deidentifier: Deidentifier) -> None:
     paths = build_corpus(tmp_path / "c")
     paths.append(write(load("rtstruct.dcm"), tmp_path / "c" / "rtstruct.dcm"))
+    copied = 0
     for path in paths:
-        ds = read_split(path).dataset
+        split = read_split(path)
+        ds = split.dataset
         deidentifier.deidentify(ds)
         assert encode(ds) == dataset_bytes(ds), path.name
+        if split.source is not None:  # elements still as read copied from the file's bytes
+            copied += 1
+            assert encode(ds, split.source) == dataset_bytes(ds), path.name
+    assert copied >= len(paths) // 2
+
+
+def _spans(data: bytes, pos: int) -> list[tuple[int, int]]:
+    """Return where each top-level element of an explicit VR little endian data set lies."""
+    spans = []
+    while pos < len(data):
+        vr = data[pos + 4:pos + 6]
+        if vr in (b"OB", b"OW", b"SQ", b"UN", b"UT"):
+            end = pos + 12 + struct.unpack_from("<L", data, pos + 8)[0]
+        else:
+            end = pos + 8 + struct.unpack_from("<H", data, pos + 6)[0]
+        spans.append((pos, end))
+        pos = end
+    return spans
+
+
+def test_copied_elements_are_the_bytes_pydicom_writes(tmp_path: Path,
+                                                      deidentifier: Deidentifier) -> None:
+    """Copying runs of a file's bytes gives pydicom's bytes for files pydicom would rewrite.
+
+    A long-VR element with non-zero reserved bytes (written as zeros), a group length
+    (not written), elements out of tag order (written in order): none of them is
+    copied as it is in the file.
+    """
+    ds = load("MR_small.dcm")
+    ds.RedPaletteColorLookupTableData = b"\x00\x01" * 4  # OW, kept as read by the profile
+    data = bytearray(write(ds, tmp_path / "plain.dcm").read_bytes())
+    start = 132 + 12 + struct.unpack_from("<L", data, 132 + 8)[0]
+    ow = bytes(data).index(b"\x28\x00\x01\x12OW")
+    data[ow + 6:ow + 8] = b"\x01\x00"  # reserved, shall be zero (PS3.5 7.1.2)
+    spans = {struct.unpack_from("<L", data, at)[0]: (at, end)
+             for at, end in _spans(bytes(data), start)}
+    (a, b), (c, d) = spans[0x00100028], spans[0x00110028]  # Rows, Columns: kept as read
+    data[a:d] = data[c:d] + data[a:b]  # two elements out of order
+    data[start:start] = struct.pack("<HH2sHL", 0x0008, 0x0000, b"UL", 4, 1234)  # a group length
+    path = tmp_path / "odd.dcm"
+    path.write_bytes(bytes(data))
+    split = read_split(path)
+    assert split.source is not None
+    deidentifier.deidentify(split.dataset)
+    assert encode(split.dataset, split.source) == dataset_bytes(split.dataset)
 
 
 def test_truncated_pixel_data_is_refused(tmp_path: Path, deidentifier: Deidentifier) -> None:
