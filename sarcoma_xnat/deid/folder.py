@@ -165,7 +165,6 @@ def _one(item: tuple[int, Path]) -> _Done:
     except OSError as exc:
         return _Done(rel.as_posix(), _label(rel, index), b"",
                      f"unreadable file ({type(exc).__name__})")
-    found = hashlib.sha256(data).digest()
     try:
         split = split_bytes(data, "")  # the label is not in the message; made on failure only
         if split.pixels and run.deidentifier.pixels.rule_for(split.dataset) is not None:
@@ -176,20 +175,39 @@ def _one(item: tuple[int, Path]) -> _Done:
         result = run.deidentifier.deidentify(ds, None, tokens, split.has_pixels)
         target = Path(*_safe_parts(rel.parent.parts, tokens, run.deidentifier.key),
                       f"{ds.SOPInstanceUID}.dcm")
-        out = split.encode()
-    except DeidentificationError as exc:
-        return _Done(rel.as_posix(), _label(rel, index), found, exc.message)
+        header = split.encode_header()
+    except DeidentificationError as exc:  # a file that fails: its bytes hashed as one part
+        return _Done(rel.as_posix(), _label(rel, index), file_digest(data), exc.message)
     except Exception as exc:  # noqa: BLE001 - one bad file must not abort the folder
         reason = f"cannot be de-identified ({type(exc).__name__})"  # no value from the file
-        return _Done(rel.as_posix(), _label(rel, index), found, reason, unexpected=True)
+        return _Done(rel.as_posix(), _label(rel, index), file_digest(data), reason,
+                     unexpected=True)
     part = target.parent / f".{target.name}.{index}.part"
     if target.parent not in _MADE:  # a folder per series: made once per worker
         (run.dest / part).parent.mkdir(parents=True, exist_ok=True)
         _MADE.add(target.parent)
-    (run.dest / part).write_bytes(out)
+    with open(run.dest / part, "wb") as fp:
+        fp.write(header)
+        fp.write(split.pixels)
+    pixels = hashlib.sha256(split.pixels).digest()  # once: the output copies these bytes
+    start, end = split.span or (len(data), len(data))
+    found = file_digest(data[:start], pixels, data[end:])
     return _Done(rel.as_posix(), "", found, part=part.as_posix(), target=target.as_posix(),
-                 sha256=hashlib.sha256(out).digest(), counts=result.counts,
+                 sha256=file_digest(header, pixels), counts=result.counts,
                  pseudonym=result.pseudonym, patient_id=patient_id, pixels=result.pixels)
+
+
+def file_digest(head: bytes, pixels: bytes | None = None, tail: bytes = b"") -> bytes:
+    """Return the digest of a file made of ``head``, a pixel data element and ``tail``.
+
+    ``pixels`` is the element's sha256 (None: no separate pixel part, as empty); the
+    file's digest is the sha256 of the three parts' sha256. The pixel data element is
+    hashed once and serves both the input's and the output's digest, since the output
+    copies it byte for byte; each file's digest still changes with any byte of it.
+    """
+    return hashlib.sha256(hashlib.sha256(head).digest()
+                          + (pixels or hashlib.sha256(b"").digest())
+                          + hashlib.sha256(tail).digest()).digest()
 
 
 def deidentify_folder(input_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str],
