@@ -217,15 +217,33 @@ _META_REQUIRED = (0x00020002, 0x00020003, 0x00020010, 0x00020012)
 
 def _meta_bytes(meta: Dataset) -> bytes:
     """Return the file meta group as ``write_file_meta_info(enforce_standard=True)`` writes it."""
-    if any(tag not in meta for tag in _META_REQUIRED) or any(
-            getattr(meta.get_item(t), "is_raw", False) for t in meta.keys()):
+    elements = meta._dict
+    if any(tag not in elements for tag in _META_REQUIRED) or any(
+            getattr(elem, "is_raw", False) for elem in elements.values()):
         fp = DicomBytesIO()  # pydicom validates (and raises on) what is missing
         fp.is_implicit_VR, fp.is_little_endian = False, True
         write_file_meta_info(fp, meta, enforce_standard=True)
         return fp.getvalue()
-    if "FileMetaInformationVersion" not in meta:
+    if 0x00020001 not in elements:
         meta.FileMetaInformationVersion = b"\x00\x01"
-    writer = _Writer(True, False)
-    body = b"".join(writer.element(meta, tag, "iso8859") for tag in sorted(meta.keys())
-                    if tag != 0x00020000)
-    return writer.head(0x00020000, "UL", 4) + struct.pack("<L", len(body)) + body
+    parts = []
+    for tag in sorted(elements, key=int):
+        if tag == 0x00020000:
+            continue
+        elem = elements[tag]
+        key = (int(tag), elem.VR, elem.value)
+        try:
+            found = _META_ELEMENTS.get(key)  # class, syntax, implementation: alike in every file
+        except TypeError:  # an unhashable (multi-valued) value: encoded every time
+            found, key = None, None
+        if found is None:
+            found = _META_WRITER.element(meta, tag, "iso8859")
+            if key is not None and len(_META_ELEMENTS) < 1_000 and tag != 0x00020003:
+                _META_ELEMENTS[key] = found  # not the instance UID: one per file
+        parts.append(found)
+    body = b"".join(parts)
+    return _META_WRITER.head(0x00020000, "UL", 4) + struct.pack("<L", len(body)) + body
+
+
+_META_WRITER = _Writer(True, False)  # the file meta group: explicit VR little endian
+_META_ELEMENTS: dict[tuple[int, str, object], bytes] = {}  # a meta element -> its bytes

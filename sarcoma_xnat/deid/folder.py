@@ -106,6 +106,19 @@ def _safe_parts(parts: tuple[str, ...], scrubber: Scrubber, key: SiteKey) -> lis
             for part in parts]
 
 
+#: (input folder, pool) -> output folder and the pool's scrubber (kept: its id stays its own)
+_FOLDERS: dict[tuple[Path, int], tuple[str, Scrubber]] = {}
+
+
+def _safe_folder(parent: Path, scrubber: Scrubber, key: SiteKey) -> str:
+    """Return the output folder of the files in input folder ``parent``: "" or "a/b/"."""
+    found = _FOLDERS.get((parent, id(scrubber)))
+    if found is None:
+        folder = "".join(f"{part}/" for part in _safe_parts(parent.parts, scrubber, key))
+        found = _FOLDERS[(parent, id(scrubber))] = (folder, scrubber)
+    return found[0]
+
+
 @dataclass(frozen=True)
 class _Run:
     """What every worker needs for the second pass (set once per worker)."""
@@ -137,13 +150,14 @@ class _Done:
 _RUN: _Run | None = None
 
 
-_MADE: set[Path] = set()  # output folders this process made, for the run in _RUN
+_MADE: set[str] = set()  # output folders this process made, for the run in _RUN
 
 
 def _set_run(run: _Run | None) -> None:
     global _RUN
     _RUN = run
     _MADE.clear()
+    _FOLDERS.clear()
 
 
 def _label(rel: Path, index: int) -> str:
@@ -173,8 +187,8 @@ def _one(item: tuple[int, Path]) -> _Done:
         patient_id = str(ds.get("PatientID", "") or "").strip()
         tokens = run.pools.scrubber(path)
         result = run.deidentifier.deidentify(ds, None, tokens, split.has_pixels)
-        target = Path(*_safe_parts(rel.parent.parts, tokens, run.deidentifier.key),
-                      f"{ds.SOPInstanceUID}.dcm")
+        folder = _safe_folder(rel.parent, tokens, run.deidentifier.key)
+        name = f"{ds.SOPInstanceUID}.dcm"
         header = split.encode_header()
     except DeidentificationError as exc:  # a file that fails: its bytes hashed as one part
         return _Done(rel.as_posix(), _label(rel, index), file_digest(data), exc.message)
@@ -182,17 +196,17 @@ def _one(item: tuple[int, Path]) -> _Done:
         reason = f"cannot be de-identified ({type(exc).__name__})"  # no value from the file
         return _Done(rel.as_posix(), _label(rel, index), file_digest(data), reason,
                      unexpected=True)
-    part = target.parent / f".{target.name}.{index}.part"
-    if target.parent not in _MADE:  # a folder per series: made once per worker
-        (run.dest / part).parent.mkdir(parents=True, exist_ok=True)
-        _MADE.add(target.parent)
-    with open(run.dest / part, "wb") as fp:
+    part = f"{folder}.{name}.{index}.part"
+    if folder not in _MADE:  # a folder per series: made once per worker
+        (run.dest / folder).mkdir(parents=True, exist_ok=True)
+        _MADE.add(folder)
+    with open(f"{run.dest}/{part}", "wb") as fp:
         fp.write(header)
         fp.write(split.pixels)
     pixels = hashlib.sha256(split.pixels).digest()  # once: the output copies these bytes
     start, end = split.span or (len(data), len(data))
     found = file_digest(data[:start], pixels, data[end:])
-    return _Done(rel.as_posix(), "", found, part=part.as_posix(), target=target.as_posix(),
+    return _Done(rel.as_posix(), "", found, part=part, target=folder + name,
                  sha256=file_digest(header, pixels), counts=result.counts,
                  pseudonym=result.pseudonym, patient_id=patient_id, pixels=result.pixels)
 

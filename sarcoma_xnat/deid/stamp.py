@@ -86,7 +86,8 @@ def replace_file_meta(ds: Dataset) -> None:
     """Replace the file meta information and preamble with our own (PS3.15 E.1.1 item 7)."""
     old = getattr(ds, "file_meta", None)
     meta = FileMetaDataset()
-    elements = [(0x00020002, "UI", as_read_value(ds, 0x00080016, "SOPClassUID")),
+    elements = [(0x00020001, "OB", b"\x00\x01"),  # the version pydicom's writer would add
+                (0x00020002, "UI", as_read_value(ds, 0x00080016, "SOPClassUID")),
                 (0x00020003, "UI", ds.get("SOPInstanceUID", ""))]
     if old is not None and "TransferSyntaxUID" in old:
         elements.append((0x00020010, "UI", old.TransferSyntaxUID))
