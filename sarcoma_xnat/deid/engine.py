@@ -9,7 +9,9 @@ elements go unless they are on the safe list. Pixel data is never touched.
 The work is split by concern: :mod:`~sarcoma_xnat.deid.attributes` (kept descriptors,
 coded entries, VR classes), :mod:`~sarcoma_xnat.deid.walker` (the walk and its
 per-element plans), :mod:`~sarcoma_xnat.deid.actions` (the profile's actions on one
-element), :mod:`~sarcoma_xnat.deid.stamp` (what is added, and the file meta).
+element), :mod:`~sarcoma_xnat.deid.sequences` (sequences cleaned from their bytes where
+nothing in them needs decoding), :mod:`~sarcoma_xnat.deid.stamp` (what is added, and
+the file meta).
 """
 
 from __future__ import annotations

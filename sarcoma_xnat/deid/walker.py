@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 
 from pydicom.datadict import keyword_for_tag
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from sarcoma_xnat.deid.actions import Actions
@@ -21,6 +22,7 @@ from sarcoma_xnat.deid.attributes import (CODE, CODED_KEYWORDS, GONE, GRAPHICS_G
                                           TEXT_VRS, WALK, WalkContext, dictionary_vr_of,
                                           resolve_un)
 from sarcoma_xnat.deid.encode import encoded_element
+from sarcoma_xnat.deid.sequences import clean_sequence
 
 __all__ = ["MEMO_SIZE", "Walker"]
 
@@ -32,6 +34,9 @@ class Walker(Actions):
 
     _plans: dict[tuple[int, str | None], object]
     _safe: frozenset[tuple[str, int, int]]
+    #: clean sequences from their bytes where that needs no decoding (:mod:`~.sequences`);
+    #: off, every sequence is parsed and walked (the tests compare both)
+    byte_sequences = True
 
     def _clean(self, ds: Dataset, ctx: WalkContext, memo: dict[object, object] | None = None) -> None:
         """Clean every element of ``ds`` (and its items) in place.
@@ -92,8 +97,9 @@ class Walker(Actions):
         """Handle one public element on the general path: resolve UN, then its action."""
         group = tag >> 16
         action = self._actions.get(tag)
-        try:
-            if self._needs_value(ds, tag, action) and ds[tag].VR == "UN":
+        try:  # a sequence as read is parsed (or cleaned from its bytes) by _recurse
+            if ds.get_item(tag).VR != "SQ" and self._needs_value(ds, tag, action) \
+                    and ds[tag].VR == "UN":
                 resolve_un(ds, tag)  # resolve: UN -> dictionary VR, UN sequences parsed
         except Exception:  # noqa: BLE001 - a value that cannot be read cannot be checked
             del ds[tag]
@@ -144,7 +150,25 @@ class Walker(Actions):
         return vr == "SQ" or action is None and vr not in INERT_VRS | SCRUBBED_VRS
 
     def _recurse(self, ds: Dataset, tag: int, ctx: WalkContext) -> None:
-        for item in ds[tag].value or ():
+        """Clean every item of sequence ``tag``: from its bytes where that needs no decoding."""
+        elem = ds.get_item(tag)
+        implicit, little = ds.original_encoding
+        if self.byte_sequences and little and getattr(elem, "is_raw", False) \
+                and isinstance(elem.value, bytes) and elem.length != 0xFFFFFFFF:
+            done = clean_sequence(self, elem.value, bool(implicit), ctx)
+            if done is not None:
+                value, counts = done
+                ds._dict[tag] = RawDataElement(elem.tag, "SQ", len(value), value, 0,
+                                               bool(implicit), True)
+                ctx.counts.update(counts)
+                return
+        try:
+            items = ds[tag].value or ()
+        except Exception:  # noqa: BLE001 - a sequence that cannot be read cannot be checked
+            del ds[tag]
+            ctx.counts["X"] += 1
+            return
+        for item in items:
             self._clean(item, ctx)
 
     # -- private -------------------------------------------------------------------
