@@ -20,7 +20,7 @@ from sarcoma_xnat.deid.scrub import Scrubber
 __all__ = ["BINARY_VRS", "CODE", "CODED_KEYWORDS", "DUMMY", "GONE", "GRAPHICS_GROUPS", "INERT_VRS",
            "KEEP", "KEPT_DESCRIPTORS", "PADDING", "PATIENT_ID", "PATIENT_NAME", "SCRUBBED_VRS",
            "STRING_VRS", "TEXT", "TEXT_VRS", "WALK", "WalkContext", "as_read_value", "decode_text",
-           "dictionary_vr_of", "is_empty", "resolve_un", "shift_date"]
+           "dictionary_vr_of", "is_empty", "patient_id_of", "resolve_un", "shift_date"]
 
 #: descriptors the study keeps (scrubbed) under Clean Descriptors; other "C" text is removed,
 #: because free text (comments, reasons, histories) cannot be cleaned reliably by rule
@@ -144,8 +144,29 @@ def as_read_value(ds: Dataset, tag: int, keyword: str, default: object = "",
     pydicom unless ``multi`` (the caller reads a list as pydicom's MultiValue).
     """
     elem = ds._dict.get(tag)  # type: ignore[call-overload]
-    if elem is not None and getattr(elem, "is_raw", False) and elem.VR in ("CS", "UI") \
+    if elem is None:
+        return default  # what ds.get gives for an attribute it does not hold
+    if getattr(elem, "is_raw", False) and elem.VR in ("CS", "UI") \
             and isinstance(elem.value, bytes) and (multi or b"\\" not in elem.value):
         items = elem.value.decode("latin-1").rstrip(" \x00").split("\\")
         return items[0] if len(items) == 1 else items
     return ds.get(keyword, default)
+
+
+def patient_id_of(ds: Dataset) -> str:
+    """Return ``str(ds.PatientID).strip()`` ("" if absent); plain ASCII still as read stays raw.
+
+    A one-valued ASCII value (no escape, backslash or tilde: every DICOM character set
+    reads it alike) is decoded as pydicom's ``convert_text`` decodes it, so the element
+    is not converted and the walk's memo still knows it by its bytes.
+    """
+    elem = ds._dict.get(PATIENT_ID)  # type: ignore[call-overload]
+    if elem is None:
+        return ""
+    value = elem.value if getattr(elem, "is_raw", False) and elem.VR in ("LO", None) else False
+    if value is None and not elem.length:  # empty, read in implicit VR
+        return ""
+    if isinstance(value, bytes) and value.isascii() and not any(
+            c in value for c in (b"\x1b", b"\\", b"~")):
+        return value.decode("ascii").rstrip("\0 ").strip()
+    return str(ds.get("PatientID", "") or "").strip()

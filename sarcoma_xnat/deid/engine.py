@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
-from sarcoma_xnat.deid.attributes import CODED_KEYWORDS, KEPT_DESCRIPTORS, PADDING, WalkContext
+from sarcoma_xnat.deid.attributes import (CODED_KEYWORDS, KEPT_DESCRIPTORS, PADDING, WalkContext,
+                                          patient_id_of)
 from sarcoma_xnat.deid.burned_in import check_burned_in
 from sarcoma_xnat.deid.keys import SiteKey
 from sarcoma_xnat.deid.pixels import PixelCleaner, PixelRecord
@@ -105,7 +106,7 @@ class Deidentifier(Walker):
                                             "must be read", file=file)
             record = self.pixels.clean(ds, rule, file)
         check_burned_in(ds, file, has_pixels)
-        patient_id = str(ds.get("PatientID", "") or "").strip()
+        patient_id = patient_id_of(ds)
         if not patient_id:
             raise DeidentificationError("no PatientID: cannot assign a pseudonym", file=file)
         pseudonym = self.key.pseudonym(patient_id)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sarcoma_xnat.deid.attributes import patient_id_of
 from sarcoma_xnat.deid.audit import AuditLog
 from sarcoma_xnat.deid.collect import StudyValues
 from sarcoma_xnat.deid.engine import Deidentifier
@@ -184,7 +185,7 @@ def _one(item: tuple[int, Path]) -> _Done:
         if split.pixels and run.deidentifier.pixels.rule_for(split.dataset) is not None:
             split = whole_bytes(data, "")  # Clean Pixel Data: the pixels are changed
         ds = split.dataset
-        patient_id = str(ds.get("PatientID", "") or "").strip()
+        patient_id = patient_id_of(ds)
         tokens = run.pools.scrubber(path)
         result = run.deidentifier.deidentify(ds, None, tokens, split.has_pixels)
         folder = _safe_folder(rel.parent, tokens, run.deidentifier.key)

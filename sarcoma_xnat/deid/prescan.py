@@ -45,6 +45,8 @@ _VRS = _LONG | frozenset({b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL"
                           b"LO", b"LT", b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL",
                           b"US"})
 _HH, _L, _H = struct.Struct("<HH"), struct.Struct("<L"), struct.Struct("<H")
+_VR_NAMES = {vr: vr.decode() for vr in _VRS}
+_LONG_NAMES = frozenset(vr.decode() for vr in _LONG)
 _PUBLIC: dict[int, tuple[str, bool]] = {}  # tag -> (dictionary VR, identity keyword)
 _NOTHING = object()
 
@@ -113,15 +115,16 @@ class _Scan:
     def dataset(self, pos: int, end: int | None, charset: str | list[str], top: bool = False,
                 codes: bool = False) -> int:
         """Scan the elements from ``pos`` to ``end`` (an item delimiter if None); return the end."""
-        data = self.data
+        data, size, implicit = self.data, len(self.data), self.implicit
+        tag_of, length_of, short_of, public = _HH.unpack_from, _L.unpack_from, _H.unpack_from, \
+            _PUBLIC.get
         creators: dict[int, object] = {}
         while end is None or pos < end:
-            if top and pos >= len(data):
-                if not self.whole:
-                    raise _More
-                return pos
-            self.need(pos + 8)
-            group, element = _HH.unpack_from(data, pos)
+            if pos + 8 > size:  # the header goes on past what was read, or the file ends
+                if top and pos >= size and self.whole:
+                    return pos
+                raise _Slow if self.whole else _More
+            group, element = tag_of(data, pos)
             tag = group << 16 | element
             if top and tag in _PIXEL_TAGS:
                 return pos
@@ -129,12 +132,20 @@ class _Scan:
                 if tag == _ITEM_END and end is None and not top:
                     return pos + 8
                 raise _Slow  # a delimiter where an element belongs
-            if self.implicit:
-                (length,) = _L.unpack_from(data, pos + 4)
+            if implicit:
+                (length,) = length_of(data, pos + 4)
                 start, vr = pos + 8, self.implicit_vr(tag, creators)
             else:
-                raw_vr, length, start = self.explicit(pos)
-                vr = raw_vr.decode()
+                vr = _VR_NAMES.get(data[pos + 4:pos + 6])  # type: ignore[assignment]
+                if vr is None:
+                    raise _Slow
+                if vr in _LONG_NAMES:  # reserved 2 bytes, then a 4-byte length (PS3.5 7.1.2)
+                    self.need(pos + 12)
+                    (length,) = length_of(data, pos + 8)
+                    start = pos + 12
+                else:
+                    (length,) = short_of(data, pos + 6)
+                    start = pos + 8
                 if vr == "UN":
                     vr = self.unknown_vr(tag, creators, length)
             if length == _UNDEFINED:
@@ -143,30 +154,30 @@ class _Scan:
                 pos = self.items(start, None, charset, not group & 1 and _public(tag)[1])
                 continue
             pos = start + length
-            self.need(pos)
+            if pos > size:
+                self.need(pos)
             if vr == "SQ":
                 self.items(start, pos, charset, not group & 1 and _public(tag)[1])
                 continue
-            value = data[start:pos]
             if group & 1:
                 if 0x10 <= element <= 0xFF:
-                    creators[tag] = self.convert(tag, "LO", value, charset)
+                    creators[tag] = self.convert(tag, "LO", data[start:pos], charset)
                 elif vr == "PN":
-                    self.collect(tag, vr, value, charset)
+                    self.collect(tag, vr, data[start:pos], charset)
                 continue
             if tag == _CHARSET:
-                found = self.convert(tag, "CS", value, charset)
+                found = self.convert(tag, "CS", data[start:pos], charset)
                 charset = convert_encodings(found) if found else charset
             elif tag == _PATIENT_ID and top:
-                self.patient = str(self.convert(tag, vr, value, charset) or "").strip()
+                self.patient = str(self.convert(tag, vr, data[start:pos], charset) or "").strip()
             elif tag == _STUDY_UID and top:
-                self.study = str(self.convert(tag, vr, value, charset) or "").strip()
+                self.study = str(self.convert(tag, vr, data[start:pos], charset) or "").strip()
             elif codes and tag in _CODE_TAGS:
-                text = str(self.convert(tag, vr, value, charset) or "").strip()
+                text = str(self.convert(tag, vr, data[start:pos], charset) or "").strip()
                 if text:
                     self.values.add(text)
-            if vr == "PN" or _public(tag)[1]:
-                self.collect(tag, vr, value, charset)
+            if vr == "PN" or (public(tag) or _public(tag))[1]:
+                self.collect(tag, vr, data[start:pos], charset)
         if pos != end:
             raise _Slow  # an element runs past the end of its item
         return pos

@@ -15,7 +15,7 @@ import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from sarcoma_xnat.deid.attributes import as_read_value
+from sarcoma_xnat.deid.attributes import as_read_value, patient_id_of
 from sarcoma_xnat.deid.burned_in import check_burned_in
 from sarcoma_xnat.deid.dicomio import check_complete
 from sarcoma_xnat.deid.jobs import _chunks, map_files
@@ -52,6 +52,18 @@ def test_as_read_value_is_what_pydicom_reads_and_leaves_the_element_raw(
         list(expected) if not isinstance(expected, str) else expected)
     single = as_read_value(ds, tag, keyword)  # a multi-valued one goes through pydicom
     assert single == expected
+
+
+@pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
+@pytest.mark.parametrize("value", [b"MRN0042117", b" MRN42 ", b"MRN42\0", b"", b"A\\B",
+                                   "Müller".encode("latin-1"), b"X~1", b"\x1b$B"])
+def test_patient_id_of_is_what_pydicom_reads(value: bytes, syntax: str) -> None:
+    ds = _read({"PatientID": ("LO", value.decode("latin-1"))}, syntax)
+    plain = value.isascii() and not any(c in value for c in (b"\\", b"~", b"\x1b"))
+    was_raw = ds.get_item(0x00100020).is_raw
+    got = patient_id_of(ds)
+    assert ds.get_item(0x00100020).is_raw == (plain and was_raw)  # ASCII stays raw
+    assert got == str(ds.PatientID or "").strip()
 
 
 def test_as_read_value_of_a_missing_element_is_the_default() -> None:
