@@ -70,15 +70,15 @@ def check_complete(ds: Dataset, label: str, pixel_bytes: int | None = None,
         raise DeidentificationError(
             f"truncated file: element ({keys[-1] >> 16:04X},{keys[-1] & 0xFFFF:04X}) declares "
             f"{last.length} bytes, {len(last.value)} present", file=label)
-    for keyword in ("SOPClassUID", "SOPInstanceUID"):
-        if keyword not in ds:
+    for keyword, tag in (("SOPClassUID", 0x00080016), ("SOPInstanceUID", 0x00080018)):
+        if tag not in ds._dict:
             raise DeidentificationError(f"incomplete DICOM file: no {keyword} (truncated file?)",
                                         file=label)
     if has_pixels is None:
         has_pixels = any(t in ds for t in _PIXEL_TAGS)
         if 0x7FE00010 in ds:
             pixel_bytes = len(ds.get_item(0x7FE00010).value or b"")
-    if "Rows" in ds and "Columns" in ds and not has_pixels:
+    if 0x00280010 in ds._dict and 0x00280011 in ds._dict and not has_pixels:  # Rows, Columns
         raise DeidentificationError("image without pixel data (truncated file?)", file=label)
     meta = getattr(ds, "file_meta", None)
     syntax = getattr(meta, "TransferSyntaxUID", None)

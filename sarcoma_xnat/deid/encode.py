@@ -200,7 +200,7 @@ def encode(ds: Dataset, source: Source | None = None) -> bytes:
     meta = getattr(ds, "file_meta", None)
     syntax = getattr(meta, "TransferSyntaxUID", None)
     if syntax is None or syntax == DeflatedExplicitVRLittleEndian or not syntax.is_transfer_syntax \
-            or "PixelData" in ds or ds.get("SOPInstanceUID") != meta.get(
+            or 0x7FE00010 in ds._dict or ds.get("SOPInstanceUID") != meta.get(
                 "MediaStorageSOPInstanceUID") or as_read_value(
                     ds, 0x00080016, "SOPClassUID", None) != meta.get("MediaStorageSOPClassUID"):
         return dataset_bytes(ds)  # pydicom's writer sets what these need

@@ -81,7 +81,7 @@ def _read(data: bytes) -> tuple[FileDataset, int]:
     file_meta.set_original_encoding(is_implicit_vr=False, is_little_endian=True,
                                     character_encoding=default_encoding)
     file_meta[next(iter(meta_elements))]  # pydicom reads the first element to test the meta
-    if "FileMetaInformationGroupLength" in file_meta:
+    if 0x00020000 in meta_elements:  # FileMetaInformationGroupLength
         file_meta.FileMetaInformationGroupLength  # noqa: B018 - and the group length
     if pos >= len(data) or data[pos:pos + 2] == b"\0\0":  # empty data set, or a command group
         raise _Unmodelled

@@ -37,7 +37,7 @@ def stamp(ds: Dataset, codes: list[tuple[str, str]], pseudonym: str, shift: int 
     ``codes`` are the profile's method codes (value, meaning); ``cache`` keeps the
     encoded code sequence per encoding and character set: the same items every time.
     """
-    if "PatientName" not in ds:
+    if 0x00100010 not in ds._dict:  # PatientName
         ds.PatientName = pseudonym
     form = (ds.original_encoding, tuple(ds._character_set), pixels_cleaned)
     _put(ds, _IDENTITY_REMOVED, "PatientIdentityRemoved", "YES", form, cache)
@@ -89,7 +89,7 @@ def replace_file_meta(ds: Dataset) -> None:
     elements = [(0x00020001, "OB", b"\x00\x01"),  # the version pydicom's writer would add
                 (0x00020002, "UI", as_read_value(ds, 0x00080016, "SOPClassUID")),
                 (0x00020003, "UI", ds.get("SOPInstanceUID", ""))]
-    if old is not None and "TransferSyntaxUID" in old:
+    if old is not None and 0x00020010 in old._dict:  # TransferSyntaxUID
         elements.append((0x00020010, "UI", old.TransferSyntaxUID))
     elements += [(0x00020012, "UI", PYDICOM_IMPLEMENTATION_UID),
                  (0x00020013, "SH", f"SXNAT_{__version__}"[:16])]
