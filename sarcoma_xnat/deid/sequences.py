@@ -135,10 +135,10 @@ class _Cleaner:
         """Clean a nested sequence (unlisted, or one the profile keeps or cleans inside)."""
         action = self.walker._actions.get(tag)
         if action not in (None, "K", "D", "U", "C"):
-            if action != "X":
+            if action != "X" or length == _UNDEFINED:
                 raise _Slow  # Z: an emptied sequence; anything else: the general path
-            self.counts["X"] += 1
-            return self.items(start, None)[1] if length == _UNDEFINED else start + length
+            self.counts["X"] += 1  # removed unread, as the walk removes it
+            return start + length
         if action not in (None, "K"):
             self.counts[action] += 1
         if length == _UNDEFINED:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pydicom
 import pytest
 from deidcorpus import build_corpus, load
+from pydicom.dataset import Dataset
 
 from sarcoma_xnat.deid import Deidentifier, SiteKey, sequences, walker
 from sarcoma_xnat.deid.scrub import Scrubber
@@ -54,8 +55,35 @@ def _undefined_lengths(data: bytes, syntax: str | None, sequences: bool = True) 
     return buffer.getvalue()
 
 
+def _nested_actions() -> bytes:
+    """Return a CT whose unlisted sequences hold sequences the profile removes, empties, remaps."""
+    ds = load("CT_small.dcm")
+    item = Dataset()
+    item.ReferencedPatientSequence = [Dataset()]  # X: removed unread
+    item.ReferencedPatientSequence[0].ReferencedSOPInstanceUID = "1.2.826.0.1.3680043.2.1143.6"
+    item.ReferencedImageSequence = [Dataset(), Dataset()]  # U: its items cleaned
+    for n, ref in enumerate(item.ReferencedImageSequence):
+        ref.ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+        ref.ReferencedSOPInstanceUID = f"1.2.826.0.1.3680043.2.1143.8.{n}"
+    item.SeriesInstanceUID = "1.2.826.0.1.3680043.2.1143.9"
+    item.ReferringPhysicianName = "HOUSE^GREGORY"
+    plain = Dataset()
+    plain.SeriesInstanceUID = "1.2.826.0.1.3680043.2.1143.10"
+    plain.OperatorsName = "CHASE^ROBERT"
+    ds.ReferencedSeriesSequence = [item, plain]
+    other = Dataset()  # what the byte path hands to the walk through pydicom
+    other.ReferencedStudySequence = [Dataset()]  # Z on a sequence
+    other.ReferencedStudySequence[0].ReferencedSOPInstanceUID = "1.2.826.0.1.3680043.2.1143.7"
+    other.add_new(0x00091010, "LO", "private")
+    ds.DerivationImageSequence = [other]
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
 def _files(tmp_path: Path, session_dir: Path) -> dict[str, bytes]:
     files = {p.name: p.read_bytes() for p in build_corpus(tmp_path / "corpus")}
+    files["nested actions"] = _nested_actions()
     for name in VENDOR:
         buffer = io.BytesIO()
         load(name).save_as(buffer, enforce_file_format=True)
