@@ -58,8 +58,22 @@ DUMMY = {"DA": "19000101", "DT": "19000101000000", "TM": "000000", "DS": "0", "I
 #: VRs whose unlisted attributes are kept as they are: their values are never read
 INERT_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "AT", "TM", "DS", "IS", "AS", "OB",
                         "OW", "OD", "OF", "OL", "OV", "SV", "UV"})
-KEEP, WALK, TEXT, CODE = object(), object(), object(), object()  # plans, see _plan
-GONE = object()  # in the memo: the element was removed
+class _Sentinel:
+    """A marker compared by identity; pickled by name, so a worker process gets the same one."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def __reduce__(self) -> str:
+        return self.name  # a module global: unpickled as this module's own object
+
+
+KEEP, WALK, TEXT, CODE = (_Sentinel("KEEP"), _Sentinel("WALK"), _Sentinel("TEXT"),
+                          _Sentinel("CODE"))  # plans, see Walker._plan
+GONE = _Sentinel("GONE")  # in the memo: the element was removed
 GRAPHICS_GROUPS = frozenset(range(0x5000, 0x5020, 2)) | frozenset(range(0x6000, 0x6020, 2))
 PATIENT_NAME, PATIENT_ID, PADDING = 0x00100010, 0x00100020, 0xFFFCFFFC
 

@@ -21,6 +21,7 @@ from pydicom.data import get_testdata_file
 
 from sarcoma_xnat.cli import main
 from sarcoma_xnat.deid import Deidentifier, SiteKey, dataset_bytes, deidentify_folder, read_dicom
+from sarcoma_xnat.deid import jobs
 from sarcoma_xnat.deid.encode import encode
 from sarcoma_xnat.deid.scrub import Scrubber
 from sarcoma_xnat.deid.split import read_split
@@ -56,6 +57,19 @@ def test_jobs_give_the_same_bytes(corpus: Path, tmp_path: Path,
     assert _tree(tmp_path / "j1") == _tree(tmp_path / "j2")
     assert [s.file for s in one.skipped] == [s.file for s in two.skipped]
     assert not list((tmp_path / "j2").rglob("*.part"))
+
+
+def test_spawned_workers_give_the_same_bytes(corpus: Path, tmp_path: Path,
+                                            deidentifier: Deidentifier,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers started by spawn (Windows, macOS's default) rebuild the run from its pickle."""
+    one = deidentify_folder(corpus, tmp_path / "j1", deidentifier, jobs=1)
+    monkeypatch.setattr(jobs.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    monkeypatch.setattr(jobs, "_fork_is_unsafe", lambda: False)
+    spawned = deidentify_folder(corpus, tmp_path / "sp", deidentifier, jobs=2)
+    assert len(one.written) >= 15 and one.digest == spawned.digest
+    assert _tree(tmp_path / "j1") == _tree(tmp_path / "sp")
+    assert [s.file for s in one.skipped] == [s.file for s in spawned.skipped]
 
 
 @pytest.mark.parametrize("name", VENDOR_FILES)
