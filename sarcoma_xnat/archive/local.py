@@ -18,14 +18,21 @@ leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks
+    fcntl = None  # type: ignore[assignment]
 
 from sarcoma_xnat.archive.base import DEFAULT_XSI_TYPES, ArchiveObject, ResourceInfo
 from sarcoma_xnat.archive.refs import ObjectRef, validate_label
@@ -206,13 +213,15 @@ class LocalArchive:
         if not folder.is_dir():
             return []
         out = []
-        for entry in sorted(folder.iterdir()):
-            if entry.name.startswith(".") or not (entry / "resource.json").is_file():
-                continue
-            info = json.loads((entry / "resource.json").read_text())
-            files = tuple(sorted(p.relative_to(entry / "files").as_posix()
-                                 for p in (entry / "files").rglob("*") if p.is_file()))
-            out.append(ResourceInfo(entry.name, info.get("format"), info.get("content"), files))
+        with _locked(folder, exclusive=False):  # no replacement half done (see _swap_into_place)
+            for entry in sorted(folder.iterdir()):
+                if entry.name.startswith(".") or not (entry / "resource.json").is_file():
+                    continue
+                info = json.loads((entry / "resource.json").read_text())
+                files = tuple(sorted(p.relative_to(entry / "files").as_posix()
+                                     for p in (entry / "files").rglob("*") if p.is_file()))
+                out.append(ResourceInfo(entry.name, info.get("format"), info.get("content"),
+                                        files))
         return out
 
     def resource(self, ref: ObjectRef, label: str) -> ResourceInfo:
@@ -283,17 +292,23 @@ class LocalArchive:
 
     @staticmethod
     def _swap_into_place(staging: Path, final: Path) -> None:
-        """Rename ``staging`` to ``final``; an old ``final`` is moved aside first, then removed."""
+        """Rename ``staging`` to ``final``; an old ``final`` is moved aside first, then removed.
+
+        Between the two renames the resource is missing: both happen under an exclusive
+        lock of the resources folder, which a listing takes shared, so a reader racing
+        the swap sees the old resource or the new one.
+        """
         old = None
-        if final.exists():
-            old = final.with_name(f".replaced-{final.name}-{uuid.uuid4().hex}")
-            os.replace(final, old)
-        try:
-            os.replace(staging, final)
-        except BaseException:
-            if old is not None:
-                os.replace(old, final)
-            raise
+        with _locked(final.parent, exclusive=True):
+            if final.exists():
+                old = final.with_name(f".replaced-{final.name}-{uuid.uuid4().hex}")
+                os.replace(final, old)
+            try:
+                os.replace(staging, final)
+            except BaseException:
+                if old is not None:
+                    os.replace(old, final)
+                raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
 
@@ -304,3 +319,21 @@ class LocalArchive:
             trash = folder.with_name(f".deleted-{label}-{uuid.uuid4().hex}")
             os.replace(folder, trash)
             shutil.rmtree(trash)
+
+
+@contextlib.contextmanager
+def _locked(folder: Path, exclusive: bool) -> Iterator[None]:
+    """Hold an advisory lock on ``folder`` (shared or exclusive) while the block runs.
+
+    ``flock`` on the folder itself: no lock file appears in it. Where ``fcntl`` does not
+    exist (Windows) nothing is locked.
+    """
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,33 @@ def test_restore_replaces_and_never_duplicates(archive: LocalArchive, tmp_path: 
     assert (archive.resource_path(SESSION, "OUT") / "keep.txt").read_bytes() == b"2"
     # nothing left over beside the resource: no staging or replaced folders
     assert sorted(p.name for p in (archive.path(SESSION) / "resources").iterdir()) == ["OUT"]
+
+
+def test_listing_during_a_replacement_sees_the_old_or_the_new_resource(
+        archive: LocalArchive, tmp_path: Path) -> None:
+    """A reader racing a writer (an XNAT launch resolving while OHIF saves) gets no error."""
+    versions = [_folder(tmp_path, f"v{n}", {f"v{n}.txt": b"x", "common.txt": b"c"})
+                for n in range(2)]
+    archive.store_resource(SESSION, "AIM", versions[0])
+    stop = threading.Event()
+
+    def keep_replacing() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            archive.store_resource(SESSION, "AIM", versions[n % 2])
+
+    writer = threading.Thread(target=keep_replacing)
+    writer.start()
+    try:
+        seen = set()
+        for _ in range(400):
+            (found,) = archive.resources(SESSION)  # exactly the one resource, every time
+            seen.add(found.files)
+    finally:
+        stop.set()
+        writer.join()
+    assert seen <= {("common.txt", "v0.txt"), ("common.txt", "v1.txt")} and seen
 
 
 def test_failed_store_keeps_the_old_resource(archive: LocalArchive, tmp_path: Path,

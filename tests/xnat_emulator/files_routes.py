@@ -78,17 +78,20 @@ def scan_sop_uids(emu: XnatEmulator, scan: ObjectRef) -> set[str]:
 
 def _file_rows(emu: XnatEmulator, ref: ObjectRef, label: str) -> list[dict[str, Any]]:
     archive = emu.archive
-    info = json.loads((_resource_dir(emu, ref, label) / "resource.json").read_text())
+    info = archive.resource(ref, label)  # one consistent listing, even while it is replaced
     base = rest_uri(archive, ref) + ("/out" if ref.kind == "assessor" else "")
     rows = []
     files = archive.resource_path(ref, label)
-    for rel in sorted(p.relative_to(files).as_posix() for p in files.rglob("*") if p.is_file()):
+    for rel in info.files:
         path = files / rel
-        rows.append({"Name": path.name, "Size": str(path.stat().st_size),
+        try:  # a file the resource's replacement removed since: not in this answer
+            size, digest = path.stat().st_size, md5_of(emu, path)
+        except FileNotFoundError:
+            continue
+        rows.append({"Name": path.name, "Size": str(size),
                      "URI": f"{base}/resources/{label}/files/{rel}", "collection": label,
-                     "file_tags": "", "file_format": info.get("format") or "",
-                     "file_content": info.get("content") or "", "cat_ID": label,
-                     "digest": md5_of(emu, path)})
+                     "file_tags": "", "file_format": info.format or "",
+                     "file_content": info.content or "", "cat_ID": label, "digest": digest})
     return rows
 
 
