@@ -37,8 +37,8 @@ from sarcoma_xnat.deid.engine import Deidentifier
 from sarcoma_xnat.deid.jobs import default_jobs, map_files
 from sarcoma_xnat.deid.keys import SiteKey
 from sarcoma_xnat.deid.linkage import LinkageFile
+from sarcoma_xnat.deid.outputs import file_digest, forget_folders, safe_folder, safe_parts
 from sarcoma_xnat.deid.profile import PROFILE_EDITION
-from sarcoma_xnat.deid.scrub import Scrubber
 from sarcoma_xnat.deid.pixels import PixelRecord
 from sarcoma_xnat.deid.site import SiteConfig, load_site_config
 from sarcoma_xnat.deid.split import split_bytes, whole_bytes
@@ -101,25 +101,6 @@ def _input_files(root: Path) -> tuple[list[Path], int]:
     return files, len(found) - len(files)
 
 
-def _safe_parts(parts: tuple[str, ...], scrubber: Scrubber, key: SiteKey) -> list[str]:
-    """Return folder names with any that carries an identifier replaced by a keyed code."""
-    return [f"D{key.code('path', part)}" if scrubber.is_dirty(part.encode("utf-8")) else part
-            for part in parts]
-
-
-#: (input folder, pool) -> output folder and the pool's scrubber (kept: its id stays its own)
-_FOLDERS: dict[tuple[Path, int], tuple[str, Scrubber]] = {}
-
-
-def _safe_folder(parent: Path, scrubber: Scrubber, key: SiteKey) -> str:
-    """Return the output folder of the files in input folder ``parent``: "" or "a/b/"."""
-    found = _FOLDERS.get((parent, id(scrubber)))
-    if found is None:
-        folder = "".join(f"{part}/" for part in _safe_parts(parent.parts, scrubber, key))
-        found = _FOLDERS[(parent, id(scrubber))] = (folder, scrubber)
-    return found[0]
-
-
 @dataclass(frozen=True)
 class _Run:
     """What every worker needs for the second pass (set once per worker)."""
@@ -158,14 +139,14 @@ def _set_run(run: _Run | None) -> None:
     global _RUN
     _RUN = run
     _MADE.clear()
-    _FOLDERS.clear()
+    forget_folders()
 
 
 def _label(rel: Path, index: int) -> str:
     """Return how a failing file is named: its de-identified folders and position, never its path."""
     run = _RUN
     assert run is not None
-    return "/".join([*_safe_parts(rel.parent.parts, run.pools.everything(),
+    return "/".join([*safe_parts(rel.parent.parts, run.pools.everything(),
                                   run.deidentifier.key), f"#{index}"])
 
 
@@ -188,7 +169,7 @@ def _one(item: tuple[int, Path]) -> _Done:
         patient_id = patient_id_of(ds)
         tokens = run.pools.scrubber(path)
         result = run.deidentifier.deidentify(ds, None, tokens, split.has_pixels)
-        folder = _safe_folder(rel.parent, tokens, run.deidentifier.key)
+        folder = safe_folder(rel.parent, tokens, run.deidentifier.key)
         name = f"{ds.SOPInstanceUID}.dcm"
         header = split.encode_header()
     except DeidentificationError as exc:  # a file that fails: its bytes hashed as one part
@@ -210,19 +191,6 @@ def _one(item: tuple[int, Path]) -> _Done:
     return _Done(rel.as_posix(), "", found, part=part, target=folder + name,
                  sha256=file_digest(header, pixels), counts=result.counts,
                  pseudonym=result.pseudonym, patient_id=patient_id, pixels=result.pixels)
-
-
-def file_digest(head: bytes, pixels: bytes | None = None, tail: bytes = b"") -> bytes:
-    """Return the digest of a file made of ``head``, a pixel data element and ``tail``.
-
-    ``pixels`` is the element's sha256 (None: no separate pixel part, as empty); the
-    file's digest is the sha256 of the three parts' sha256. The pixel data element is
-    hashed once and serves both the input's and the output's digest, since the output
-    copies it byte for byte; each file's digest still changes with any byte of it.
-    """
-    return hashlib.sha256(hashlib.sha256(head).digest()
-                          + (pixels or hashlib.sha256(b"").digest())
-                          + hashlib.sha256(tail).digest()).digest()
 
 
 def deidentify_folder(input_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str],
