@@ -15,12 +15,19 @@ from pathlib import Path
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, VR
 
 from sarcoma_xnat.errors import DeidentificationError
 
-__all__ = ["check_complete", "dataset_bytes", "read_dicom"]
+__all__ = ["LONG_VRS", "LONG_VR_BYTES", "VR_NAMES", "check_complete", "dataset_bytes",
+           "read_dicom"]
 
 _UNDEFINED = 0xFFFFFFFF
+#: the two-letter VRs pydicom reads as explicit (its ``ENCODED_VR``), as bytes -> name
+VR_NAMES: dict[bytes, str] = {vr.value.encode(): vr.value for vr in VR if len(vr.value) == 2}
+#: VRs encoded explicitly with 2 reserved bytes and a 4-byte length (PS3.5 7.1.2)
+LONG_VRS: frozenset[str] = frozenset(vr.value for vr in EXPLICIT_VR_LENGTH_32)
+LONG_VR_BYTES: frozenset[bytes] = frozenset(vr.encode() for vr in LONG_VRS)
 _PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 
 

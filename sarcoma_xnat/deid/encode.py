@@ -22,15 +22,13 @@ from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element, write_file_meta_info
 from pydicom.uid import DeflatedExplicitVRLittleEndian
-from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
 from sarcoma_xnat.deid.attributes import as_read_value
-from sarcoma_xnat.deid.dicomio import dataset_bytes
+from sarcoma_xnat.deid.dicomio import LONG_VRS, dataset_bytes
 
-__all__ = ["encode", "encoded_element"]
+__all__ = ["ElementWriter", "encode", "encoded_element"]
 
 _UNDEFINED = 0xFFFFFFFF
-_LONG = frozenset(str(vr) for vr in EXPLICIT_VR_LENGTH_32)
 #: VRs pydicom writes with ``write_string`` (ASCII, space-padded; UI null-padded) when the
 #: value is a ``str``, and text VRs written with the data set's character set
 _STRING_VRS = frozenset({"AE", "AS", "CS", "DA", "DT", "TM", "UI", "UR"})
@@ -44,7 +42,7 @@ class _Fallback(Exception):
     """The data set needs pydicom's full writer."""
 
 
-class _Writer:
+class ElementWriter:
     def __init__(self, little: bool, implicit: bool) -> None:
         self.order = "<" if little else ">"
         self.implicit = implicit
@@ -59,7 +57,7 @@ class _Writer:
         """Return the tag, VR and length fields of one element."""
         if self.implicit:
             return self._implicit.pack(tag >> 16, tag & 0xFFFF, length)
-        if vr in _LONG or length == _UNDEFINED:
+        if vr in LONG_VRS or length == _UNDEFINED:
             return self._long.pack(tag >> 16, tag & 0xFFFF, vr.encode(), 0, length)
         return self._short.pack(tag >> 16, tag & 0xFFFF, vr.encode(), length)
 
@@ -90,7 +88,7 @@ class _Writer:
         for tag in tags:
             elem = elements[tag]
             if elem is originals.get(tag) and elem.value is not None:  # type: ignore[union-attr]
-                long = not implicit and elem.VR in _LONG  # type: ignore[union-attr]
+                long = not implicit and elem.VR in LONG_VRS  # type: ignore[union-attr]
                 at = elem.value_tell - (12 if long else 8)  # type: ignore[union-attr]
                 if not long or data[at + 6:at + 8] == b"\0\0":  # reserved bytes as we write them
                     if at != end:
@@ -115,7 +113,7 @@ class _Writer:
                 return self.head(tag, "SQ", _UNDEFINED) + value + self._item.pack(0xFFFE, 0xE0DD, 0)
             if value is None or elem.length == _UNDEFINED or (not self.implicit and (
                     not elem.VR or len(elem.VR) != 2
-                    or elem.VR not in _LONG and len(value) > 0xFFFF)):
+                    or elem.VR not in LONG_VRS and len(value) > 0xFFFF)):
                 elem = ds[tag]
             else:
                 return self.head(tag, elem.VR or "", len(value)) + value
@@ -170,7 +168,7 @@ def encoded_element(ds: Dataset, tag: int) -> RawDataElement | None:
             or not syntax.is_transfer_syntax or ds.original_encoding != (
                 syntax.is_implicit_VR, syntax.is_little_endian):
         return None
-    writer = _Writer(syntax.is_little_endian, syntax.is_implicit_VR)
+    writer = ElementWriter(syntax.is_little_endian, syntax.is_implicit_VR)
     elem = ds.get_item(tag)
     vr = elem.VR
     if not vr or " or " in vr or ds.original_character_set != ds._character_set:
@@ -179,7 +177,7 @@ def encoded_element(ds: Dataset, tag: int) -> RawDataElement | None:
         data = writer.element(ds, tag, ds.get("SpecificCharacterSet", "iso8859"))
     except _Fallback:
         return None
-    head = 8 if writer.implicit or vr not in _LONG and vr != "SQ" else 12
+    head = 8 if writer.implicit or vr not in LONG_VRS and vr != "SQ" else 12
     if vr == "SQ" and getattr(elem, "is_undefined_length", False):
         return RawDataElement(elem.tag, vr, _UNDEFINED, data[head:-8], 0, writer.implicit,
                               writer.order == "<")
@@ -204,7 +202,7 @@ def encode(ds: Dataset, source: Source | None = None) -> bytes:
                 "MediaStorageSOPInstanceUID") or as_read_value(
                     ds, 0x00080016, "SOPClassUID", None) != meta.get("MediaStorageSOPClassUID"):
         return dataset_bytes(ds)  # pydicom's writer sets what these need
-    writer = _Writer(syntax.is_little_endian, syntax.is_implicit_VR)
+    writer = ElementWriter(syntax.is_little_endian, syntax.is_implicit_VR)
     try:
         body = writer.dataset(ds, "iso8859", source)
     except _Fallback:
@@ -245,5 +243,5 @@ def _meta_bytes(meta: Dataset) -> bytes:
     return _META_WRITER.head(0x00020000, "UL", 4) + struct.pack("<L", len(body)) + body
 
 
-_META_WRITER = _Writer(True, False)  # the file meta group: explicit VR little endian
+_META_WRITER = ElementWriter(True, False)  # the file meta group: explicit VR little endian
 _META_ELEMENTS: dict[tuple[int, str, object], bytes] = {}  # a meta element -> its bytes

@@ -34,8 +34,9 @@ from pydicom.filereader import read_sequence
 from pydicom.tag import BaseTag
 from pydicom.uid import (DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian,
                          ImplicitVRLittleEndian, PrivateTransferSyntaxes)
-from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, VR
 from pydicom.values import convert_string
+
+from sarcoma_xnat.deid.dicomio import LONG_VRS, VR_NAMES
 
 __all__ = ["read_header"]
 
@@ -43,9 +44,6 @@ _UNDEFINED = 0xFFFFFFFF
 _ITEM, _ITEM_END = 0xFFFEE000, 0xFFFEE00D
 _CHARSET = 0x00080005
 _PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00009, 0x7FE00008})  # pydicom's _at_pixel_data
-_LONG = frozenset(vr.value for vr in EXPLICIT_VR_LENGTH_32)
-#: the two-letter VRs pydicom reads as explicit (its ENCODED_VR), decoded once
-_VRS = {vr.value.encode(): vr.value for vr in VR}
 _EXPLICIT = struct.Struct("<HH2sH")
 _IMPLICIT = struct.Struct("<HHL")
 _LENGTH = struct.Struct("<L")
@@ -113,7 +111,8 @@ def _elements(data: bytes, pos: int, implicit: bool,
     stream: io.BytesIO | None = None
     explicit, implicit_head, long_length = _EXPLICIT.unpack_from, _IMPLICIT.unpack_from, \
         _LENGTH.unpack_from
-    vrs, long_vrs, new, raw_type, base_tag = _VRS, _LONG, tuple.__new__, RawDataElement, BaseTag
+    vrs, long_vrs, new, raw_type, base_tag = VR_NAMES, LONG_VRS, tuple.__new__, RawDataElement, \
+        BaseTag
     while pos + 8 <= size:
         if implicit:
             number, element, length = implicit_head(data, pos)

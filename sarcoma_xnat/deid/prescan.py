@@ -28,6 +28,7 @@ from pydicom.dataelem import RawDataElement, convert_raw_data_element
 from pydicom.datadict import dictionary_VR, keyword_for_tag, private_dictionary_VR
 from pydicom.tag import Tag
 
+from sarcoma_xnat.deid.dicomio import LONG_VR_BYTES, LONG_VRS, VR_NAMES
 from sarcoma_xnat.deid.values import IDENTITY_KEYWORDS, texts_of
 
 __all__ = ["scan_values"]
@@ -39,14 +40,7 @@ _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})
 _CHARSET, _PATIENT_ID, _STUDY_UID = 0x00080005, 0x00100020, 0x0020000D
 _CODE_TAGS = (0x00080100, 0x00080104)  # CodeValue, CodeMeaning: the text of a code item
-_LONG = frozenset({b"OB", b"OD", b"OF", b"OL", b"OW", b"OV", b"SQ", b"SV", b"UC", b"UN", b"UR",
-                   b"UT", b"UV"})
-_VRS = _LONG | frozenset({b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS",
-                          b"LO", b"LT", b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL",
-                          b"US"})
 _HH, _L, _H = struct.Struct("<HH"), struct.Struct("<L"), struct.Struct("<H")
-_VR_NAMES = {vr: vr.decode() for vr in _VRS}
-_LONG_NAMES = frozenset(vr.decode() for vr in _LONG)
 _PUBLIC: dict[int, tuple[str, bool]] = {}  # tag -> (dictionary VR, identity keyword)
 _NOTHING = object()
 
@@ -87,9 +81,9 @@ class _Scan:
         """Return the VR, value length and value start of the explicit-VR element at ``pos``."""
         data = self.data
         raw_vr = data[pos + 4:pos + 6]
-        if raw_vr not in _VRS:
+        if raw_vr not in VR_NAMES:
             raise _Slow
-        if raw_vr in _LONG:  # reserved 2 bytes, then a 4-byte length (PS3.5 7.1.2)
+        if raw_vr in LONG_VR_BYTES:  # reserved 2 bytes, then a 4-byte length (PS3.5 7.1.2)
             self.need(pos + 12)
             return raw_vr, _L.unpack_from(data, pos + 8)[0], pos + 12
         return raw_vr, _H.unpack_from(data, pos + 6)[0], pos + 8
@@ -136,10 +130,10 @@ class _Scan:
                 (length,) = length_of(data, pos + 4)
                 start, vr = pos + 8, self.implicit_vr(tag, creators)
             else:
-                vr = _VR_NAMES.get(data[pos + 4:pos + 6])  # type: ignore[assignment]
+                vr = VR_NAMES.get(data[pos + 4:pos + 6])  # type: ignore[assignment]
                 if vr is None:
                     raise _Slow
-                if vr in _LONG_NAMES:  # reserved 2 bytes, then a 4-byte length (PS3.5 7.1.2)
+                if vr in LONG_VRS:  # reserved 2 bytes, then a 4-byte length (PS3.5 7.1.2)
                     self.need(pos + 12)
                     (length,) = length_of(data, pos + 8)
                     start = pos + 12
@@ -276,7 +270,7 @@ def _scan(data: bytes, whole: bool, memo: dict[object, Any]) -> _Found:
     if syntax is None or syntax in ("1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2"):
         raise _Slow  # deflated or big endian: pydicom's reader
     scan.implicit = syntax == "1.2.840.10008.1.2"
-    looks_explicit = data[pos + 4:pos + 6] in _VRS
+    looks_explicit = data[pos + 4:pos + 6] in VR_NAMES
     if looks_explicit == scan.implicit:
         raise _Slow  # pydicom would follow the data, not the transfer syntax
     scan.dataset(pos, None, default_encoding, top=True)

@@ -25,10 +25,11 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from pydicom.uid import UID_dictionary
-from pydicom.valuerep import VR
 
 from sarcoma_xnat.deid.attributes import (CODE, GRAPHICS_GROUPS, KEEP, PATIENT_ID, PATIENT_NAME,
                                           TEXT, WalkContext, dictionary_vr_of)
+from sarcoma_xnat.deid.dicomio import LONG_VR_BYTES, VR_NAMES
+from sarcoma_xnat.deid.encode import ElementWriter
 
 if TYPE_CHECKING:
     from sarcoma_xnat.deid.walker import Walker
@@ -37,13 +38,9 @@ __all__ = ["clean_sequence"]
 
 _UNDEFINED = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
-_LONG = frozenset({b"OB", b"OD", b"OF", b"OL", b"OW", b"OV", b"SQ", b"SV", b"UC", b"UN", b"UR",
-                   b"UT", b"UV"})
 _TAG_LENGTH = struct.Struct("<HHL")
-_SHORT = struct.Struct("<HH2sH")
-_LONG_HEAD = struct.Struct("<HH2sHL")
 _CODE_MEANING = 0x00080104
-_VRS = {vr.value.encode(): vr.value for vr in VR}
+_WRITERS = {implicit: ElementWriter(True, implicit) for implicit in (False, True)}  # little endian
 
 
 class _Slow(Exception):
@@ -56,13 +53,7 @@ class _Cleaner:
     def __init__(self, walker: Walker, data: bytes, implicit: bool, ctx: WalkContext) -> None:
         self.walker, self.data, self.implicit, self.ctx = walker, data, implicit, ctx
         self.counts: Counter[str] = Counter()
-
-    def head(self, tag: int, vr: str, length: int) -> bytes:
-        if self.implicit:
-            return _TAG_LENGTH.pack(tag >> 16, tag & 0xFFFF, length)
-        if vr.encode() in _LONG or length == _UNDEFINED:
-            return _LONG_HEAD.pack(tag >> 16, tag & 0xFFFF, vr.encode(), 0, length)
-        return _SHORT.pack(tag >> 16, tag & 0xFFFF, vr.encode(), length)
+        self.head = _WRITERS[implicit].head  # tag, VR, length as the encoder writes them
 
     def items(self, pos: int, end: int | None) -> tuple[bytes, int]:
         """Return the cleaned items from ``pos`` (to ``end``, or a sequence delimiter)."""
@@ -108,13 +99,13 @@ class _Cleaner:
                 vr = dictionary_vr_of(tag).split(" or ")[0]
             else:
                 raw = data[pos + 4:pos + 6]
-                if raw in _LONG:
+                if raw in LONG_VR_BYTES:
                     if data[pos + 6:pos + 8] != b"\0\0":
                         raise _Slow  # reserved bytes the writer would zero
                     length, start = struct.unpack_from("<L", data, pos + 8)[0], pos + 12
                 else:
                     length, start = struct.unpack_from("<H", data, pos + 6)[0], pos + 8
-                vr = raw_vr = _VRS.get(raw)  # type: ignore[assignment]
+                vr = raw_vr = VR_NAMES.get(raw)  # type: ignore[assignment]
                 if vr is None:
                     raise _Slow  # not a VR: pydicom reads the item as implicit VR
             if vr == "UN" or (length == _UNDEFINED and vr != "SQ"):

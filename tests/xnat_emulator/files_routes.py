@@ -78,7 +78,9 @@ def scan_sop_uids(emu: XnatEmulator, scan: ObjectRef) -> set[str]:
 
 def _file_rows(emu: XnatEmulator, ref: ObjectRef, label: str) -> list[dict[str, Any]]:
     archive = emu.archive
-    info = archive.resource(ref, label)  # one consistent listing, even while it is replaced
+    # XNAT answers a file listing from the resource's catalog as it stands at that moment
+    # (FileList.java): one consistent listing, even while the resource is being replaced
+    info = archive.resource(ref, label)
     base = rest_uri(archive, ref) + ("/out" if ref.kind == "assessor" else "")
     rows = []
     files = archive.resource_path(ref, label)
